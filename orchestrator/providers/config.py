@@ -1,0 +1,51 @@
+"""Per-provider settings: where the API is, the key, and how hard reelay may push it.
+
+Each provider has its own subclass only so that its default base URL (D1) survives when the
+environment sets some other field of it, e.g. only ``REELAY_APIXO_API_KEY``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class ProviderSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str
+    api_key: SecretStr | None = None
+    model: str | None = Field(
+        default=None, description="Default base model, used when a request names no model/tier"
+    )
+    extend_model: str | None = Field(default=None, description="Override the extend model (D3)")
+    max_extend_depth: int | None = Field(
+        default=None, ge=0, description="Override the provider's extend depth limit (D4)"
+    )
+    timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout")
+    max_concurrent_requests: int = Field(
+        default=64, ge=1, description="HTTP requests in flight to this provider at once"
+    )
+    max_in_flight: int = Field(
+        default=1000, ge=1, description="Tasks submitted and not yet finished at once"
+    )
+    first_poll_s: float | None = Field(
+        default=None, ge=0, description="Delay before the first poll; default: typical task time"
+    )
+    poll_interval_s: float = Field(default=10.0, gt=0, description="Poll interval after that")
+    poll_max_interval_s: float = Field(default=60.0, gt=0, description="Backoff ceiling")
+
+
+class ApimartSettings(ProviderSettings):
+    base_url: str = "https://api.apimart.ai"
+
+
+class OctopusxSettings(ProviderSettings):
+    base_url: str = "https://octopusx.ai"
+
+
+class ApixoSettings(ProviderSettings):
+    base_url: str = "https://api.apixo.ai/api/v1"
+
+
+class ApifreeSettings(ProviderSettings):
+    base_url: str = "https://api.apifree.ai"
