@@ -1,0 +1,131 @@
+"""The internal trigger API's handlers."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from orchestrator.api.errors import BadRequest, Unauthorized
+from orchestrator.api.schemas import (
+    EventListOut,
+    HealthOut,
+    PipelineListOut,
+    event_out,
+    pipeline_out,
+)
+from orchestrator.models import PipelineStatus
+from orchestrator.operations import Operations
+from orchestrator.plans import PipelineRequest
+
+MAX_BODY = 1 << 20
+
+
+def _json(model: BaseModel, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def ops(request: Request) -> Operations:
+    operations: Operations = request.app.state.operations
+    return operations
+
+
+def check_token(request: Request) -> None:
+    token: str | None = request.app.state.api_token
+    if token is None:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        raise Unauthorized("missing or invalid bearer token (REELAY_API_TOKEN)")
+
+
+async def read_json(request: Request) -> Any:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise BadRequest(f"body larger than {MAX_BODY} bytes")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer", field=name) from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}", field=name)
+    return value
+
+
+async def create_pipeline(request: Request) -> Response:
+    check_token(request)
+    data = await read_json(request)
+    body = PipelineRequest.model_validate(data)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise BadRequest("Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key")
+    view, created = await ops(request).create(body, key)
+    return _json(pipeline_out(view), 201 if created else 200)
+
+
+async def get_pipeline(request: Request) -> Response:
+    check_token(request)
+    view = await ops(request).get(request.path_params["pipeline_id"])
+    return _json(pipeline_out(view))
+
+
+async def list_pipelines(request: Request) -> Response:
+    check_token(request)
+    status = request.query_params.get("status")
+    if status is not None and status not in set(PipelineStatus):
+        allowed = ", ".join(PipelineStatus)
+        raise BadRequest(f"status must be one of {allowed}", field="status")
+    limit = _int_param(request, "limit", 50, 1, 500)
+    views = await ops(request).list_pipelines(
+        status=status,
+        provider=request.query_params.get("provider"),
+        limit=limit,
+        cursor=request.query_params.get("cursor"),
+    )
+    cursor = views[-1].pipeline.id if len(views) == limit else None
+    return _json(PipelineListOut(items=[pipeline_out(v) for v in views], next_cursor=cursor))
+
+
+async def cancel_pipeline(request: Request) -> Response:
+    check_token(request)
+    view = await ops(request).cancel(request.path_params["pipeline_id"])
+    return _json(pipeline_out(view))
+
+
+async def list_events(request: Request) -> Response:
+    check_token(request)
+    after = _int_param(request, "after", 0, 0, 2**62)
+    limit = _int_param(request, "limit", 1000, 1, 5000)
+    events = await ops(request).events(request.path_params["pipeline_id"], after, limit)
+    return _json(EventListOut(items=[event_out(e) for e in events]))
+
+
+async def healthz(request: Request) -> Response:
+    return _json(HealthOut(status="ok"))
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        await request.app.state.store.ping()
+    except Exception as exc:
+        return _json(HealthOut(status="unavailable", detail={"database": repr(exc)}), 503)
+    return _json(HealthOut(status="ready", detail={"database": "ok"}))
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)

@@ -1,0 +1,171 @@
+"""The ``reelay`` command: run the service, the sandbox or the demo, and drive pipelines."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from orchestrator.client import ApiClient, ApiError
+from orchestrator.progress import pipeline_block, watch
+from orchestrator.settings import ConfigError, load_settings
+
+DEFAULT_API_URL = "http://127.0.0.1:8081"
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reelay", description="Reliable Veo 3.1 generate -> extend pipelines."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("serve", help="run the receiver, internal API and engine")
+
+    sandbox = sub.add_parser("sandbox", help="run the provider sandbox (all four providers)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=9000)
+    sandbox.add_argument("--task-seconds", type=float, help="how long each task takes")
+
+    demo = sub.add_parser("demo", help="run reelay + sandbox, one pipeline per provider")
+    demo.add_argument("--dir", default="reelay-demo", help="where the demo keeps its data")
+    demo.add_argument("--task-seconds", type=float, default=3.0)
+
+    submit = sub.add_parser("submit", help="create a pipeline and print its id")
+    submit.add_argument("--provider", help="apimart, octopusx, apixo or apifree")
+    submit.add_argument("--prompt", help="prompt of the base generation")
+    submit.add_argument(
+        "--extend",
+        action="append",
+        default=[],
+        metavar="PROMPT",
+        help="add an extend step continuing the previous one (repeatable)",
+    )
+    submit.add_argument(
+        "--branch",
+        action="append",
+        default=[],
+        metavar="PROMPT",
+        help="add an extend step continuing the base (step 0) (repeatable)",
+    )
+    submit.add_argument("--tier", choices=["fast", "quality"])
+    submit.add_argument("--model")
+    submit.add_argument("--aspect-ratio")
+    submit.add_argument("--resolution")
+    submit.add_argument("--webhook-url")
+    submit.add_argument("--json", metavar="FILE", help="full request body from FILE ('-' = stdin)")
+    submit.add_argument("--idempotency-key")
+    submit.add_argument("--wait", action="store_true", help="show live progress until the end")
+
+    status = sub.add_parser("status", help="show a pipeline")
+    status.add_argument("id")
+    status.add_argument("--json", action="store_true", help="print the raw JSON")
+
+    listing = sub.add_parser("list", help="list pipelines, newest first")
+    listing.add_argument("--status")
+    listing.add_argument("--provider")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--cursor")
+
+    cancel = sub.add_parser("cancel", help="cancel a pipeline")
+    cancel.add_argument("id")
+    return parser
+
+
+def _body(args: argparse.Namespace) -> dict[str, Any]:
+    if args.json:
+        if args.json == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.json, encoding="utf-8") as f:
+                text = f.read()
+        try:
+            body: dict[str, Any] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--json: not valid JSON ({exc})") from exc
+        return body
+    if not args.provider or not args.prompt:
+        raise UsageError("submit needs --provider and --prompt (or --json FILE)")
+    body = {"provider": args.provider, "prompt": args.prompt}
+    for key in ("tier", "model", "webhook_url"):
+        if getattr(args, key):
+            body[key] = getattr(args, key)
+    params = {k: getattr(args, k) for k in ("aspect_ratio", "resolution") if getattr(args, k)}
+    if params:
+        body["params"] = params
+    extends: list[dict[str, Any]] = [{"prompt": p} for p in args.extend]
+    extends += [{"prompt": p, "from": 0} for p in args.branch]
+    if extends:
+        body["extends"] = extends
+    return body
+
+
+async def _client_command(args: argparse.Namespace) -> int:
+    url = os.environ.get("REELAY_API_URL", DEFAULT_API_URL)
+    async with ApiClient(url, os.environ.get("REELAY_API_TOKEN")) as client:
+        if args.command == "submit":
+            pipeline = await client.create(_body(args), args.idempotency_key)
+            print(pipeline["id"])
+            if args.wait:
+                final = (await watch(client, [pipeline["id"]]))[0]
+                return 0 if final["status"] == "succeeded" else 1
+        elif args.command == "status":
+            pipeline = await client.get(args.id)
+            print(
+                json.dumps(pipeline, indent=2) if args.json else "\n".join(pipeline_block(pipeline))
+            )
+        elif args.command == "list":
+            page = await client.list(
+                status=args.status, provider=args.provider, limit=args.limit, cursor=args.cursor
+            )
+            for p in page["items"]:
+                done = sum(s["status"] == "succeeded" for s in p["steps"])
+                print(
+                    f"{p['id']}  {p['provider']:<9} {p['status']:<10} {done}/{len(p['steps'])} steps"
+                )
+            if page["next_cursor"]:
+                print(f"more: reelay list --cursor {page['next_cursor']}")
+        elif args.command == "cancel":
+            print((await client.cancel(args.id))["status"])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "serve":
+            from orchestrator.runtime import serve
+
+            asyncio.run(serve(load_settings()))
+        elif args.command == "sandbox":
+            from orchestrator.sandbox import SandboxConfig, run
+
+            overrides = {"task_seconds": args.task_seconds} if args.task_seconds is not None else {}
+            run(args.host, args.port, SandboxConfig(**overrides))
+        elif args.command == "demo":
+            from orchestrator.demo import run_demo
+
+            return asyncio.run(run_demo(args.dir, task_seconds=args.task_seconds))
+        else:
+            return asyncio.run(_client_command(args))
+    except (ApiError, ConfigError, UsageError, OSError) as exc:
+        print(f"reelay: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

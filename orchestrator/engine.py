@@ -1,0 +1,270 @@
+"""The engine: claims due work from the store, performs it against providers, records outcomes.
+
+Claiming is a write (a submit's intent is recorded before its request is sent; a poll is
+leased), performing is concurrent and bounded per provider, and recording is batched: one
+writer turns every outcome that arrived meanwhile into a single transaction. ``run_once`` does
+one synchronous pass of all three, for tests; ``run`` pipelines them until ``stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+from orchestrator import outcomes as outcome_rules
+from orchestrator import pipelines as pipeline_rules
+from orchestrator import steps as step_rules
+from orchestrator.models import EventDraft, PipelineView, Step, StepError, StepStatus
+from orchestrator.providers.base import Provider
+from orchestrator.providers.config import ProviderSettings
+from orchestrator.settings import Settings
+from orchestrator.store import Store, Transaction
+from orchestrator.work import CallbackUrlFor, Outcome, PollWork, SubmitWork, Work, poll, submit
+
+log = logging.getLogger("reelay.engine")
+
+_WRITE_BATCH = 1000
+_POLL_LEASE_MARGIN_S = 30.0
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        providers: Mapping[str, Provider],
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        callback_url_for: CallbackUrlFor | None = None,
+        provider_settings: Mapping[str, ProviderSettings] | None = None,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._settings = settings
+        self._clock = clock
+        self._callback_url_for = callback_url_for
+        rng = rng or random.Random()
+        configs = provider_settings or {name: settings.provider(name) for name in providers}
+        self._contexts = {
+            name: outcome_rules.Context(
+                settings=configs[name],
+                capabilities=provider.capabilities,
+                max_submit_attempts=settings.submit_retry_max_attempts,
+                rng=rng,
+            )
+            for name, provider in providers.items()
+        }
+        self._active: Counter[str] = Counter()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
+        self._submits: set[asyncio.Task[None]] = set()
+        self._polls: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        """Look for work now (a pipeline was created, a callback arrived, a slot freed)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop claiming; ``run`` returns once submits in flight are answered and recorded."""
+        self._stopping = True
+        self._wake.set()
+
+    async def recover(self) -> int:
+        """After a crash: a step left ``submitting`` may have reached the provider. Hold it."""
+        now = self._clock()
+        async with self._store.write() as tx:
+            views = await tx.load(await tx.stuck_submitting())
+            error = StepError(
+                "SUBMIT_INTERRUPTED",
+                "reelay stopped while this submit was in flight; the provider may have created "
+                "a task for it, so it is held instead of being sent again",
+            )
+            changes = [
+                (
+                    view,
+                    PipelineView(
+                        view.pipeline,
+                        tuple(
+                            step_rules.ambiguous(s, now, error)
+                            if s.status is StepStatus.SUBMITTING
+                            else s
+                            for s in view.steps
+                        ),
+                    ),
+                )
+                for view in views.values()
+            ]
+            await self._save(tx, changes, now)
+        return len(changes)
+
+    async def run_once(self) -> int:
+        """Claim everything due, perform it, record the outcomes. Returns how much was done."""
+        work = await self._claim()
+        outcomes = await asyncio.gather(*(self._perform(w) for w in work))
+        if outcomes:
+            await self._record(outcomes)
+        return len(work)
+
+    async def run(self) -> None:
+        await self.recover()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._write_loop())
+            try:
+                while not self._stopping:
+                    self._wake.clear()
+                    work = await self._claim()
+                    for item in work:
+                        self._start(tg, item)
+                    if work:
+                        await asyncio.sleep(0)
+                        continue
+                    await self._sleep()
+            finally:
+                for task in self._polls:
+                    task.cancel()
+                if self._submits:
+                    await asyncio.wait(self._submits)
+                self._outcomes.put_nowait(None)
+
+    def _start(self, tg: asyncio.TaskGroup, item: Work) -> None:
+        tasks = self._submits if isinstance(item, SubmitWork) else self._polls
+        task = tg.create_task(self._perform_and_queue(item))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _perform_and_queue(self, item: Work) -> None:
+        self._outcomes.put_nowait(await self._perform(item))
+
+    async def _sleep(self) -> None:
+        due = await self._store.next_due()
+        now = self._clock()
+        timeout = self._settings.engine_tick_s
+        if due is not None and due > now:
+            timeout = min(timeout, due - now)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _claim(self) -> list[Work]:
+        if self._stopping:
+            return []
+        now = self._clock()
+        async with self._store.write() as tx:
+            in_flight = await tx.in_flight_by_provider()
+            submit_keys: list[tuple[str, int]] = []
+            poll_keys: list[tuple[str, int]] = []
+            for name in self._providers:
+                ctx = self._contexts[name]
+                free = ctx.settings.max_concurrent_requests - self._active[name]
+                tasks_free = ctx.settings.max_in_flight - in_flight.get(name, 0)
+                if free > 0 and tasks_free > 0:
+                    keys = await tx.due_submits(name, now, min(free, tasks_free))
+                    submit_keys += keys
+                    free -= len(keys)
+                if free > 0:
+                    lease = now + ctx.settings.timeout_s + _POLL_LEASE_MARGIN_S
+                    poll_keys += await tx.due_polls(name, now, free, lease)
+            if not submit_keys and not poll_keys:
+                return []
+            views = await tx.load({p for p, _ in submit_keys} | {p for p, _ in poll_keys})
+            changes: dict[str, tuple[PipelineView, PipelineView]] = {}
+            work: list[Work] = []
+            for pid, idx in submit_keys:
+                before, after = changes.get(pid, (views[pid], views[pid]))
+                claimed = step_rules.claim_submit(after.steps[idx], now)
+                after = _with_step(after, claimed)
+                changes[pid] = (before, after)
+                parent = after.steps[claimed.parent] if claimed.parent is not None else None
+                work.append(SubmitWork(claimed, parent))
+            for pid, idx in poll_keys:
+                work.append(PollWork(views[pid].steps[idx]))
+            await self._save(tx, list(changes.values()), now)
+        for item in work:
+            self._active[_provider(item)] += 1
+        return work
+
+    async def _perform(self, item: Work) -> Outcome:
+        name = _provider(item)
+        provider = self._providers[name]
+        try:
+            if isinstance(item, PollWork):
+                return await poll(item, provider)
+            url = None
+            if self._callback_url_for is not None and provider.capabilities.callbacks:
+                url = self._callback_url_for(item.step)
+            return await submit(item, provider, url)
+        finally:
+            self._active[name] -= 1
+            self._wake.set()
+
+    async def _write_loop(self) -> None:
+        done = False
+        while not done:
+            first = await self._outcomes.get()
+            batch: list[Outcome] = []
+            if first is None:
+                done = True
+            else:
+                batch.append(first)
+            while not self._outcomes.empty() and len(batch) < _WRITE_BATCH:
+                item = self._outcomes.get_nowait()
+                if item is None:
+                    done = True
+                else:
+                    batch.append(item)
+            if batch:
+                await self._record(batch)
+                self._wake.set()
+
+    async def _record(self, outcomes: Sequence[Outcome]) -> None:
+        now = self._clock()
+        async with self._store.write() as tx:
+            views = await tx.load({o.key[0] for o in outcomes})
+            working = dict(views)
+            for outcome in outcomes:
+                pid, idx = outcome.key
+                view = working.get(pid)
+                if view is None:
+                    log.warning("outcome for unknown pipeline %s ignored", pid)
+                    continue
+                ctx = self._contexts[view.pipeline.provider]
+                step = outcome_rules.apply(view.steps[idx], outcome, now, ctx)
+                working[pid] = _with_step(view, step)
+            await self._save(tx, [(views[pid], after) for pid, after in working.items()], now)
+
+    async def _save(
+        self,
+        tx: Transaction,
+        changes: Sequence[tuple[PipelineView, PipelineView]],
+        now: float,
+    ) -> None:
+        """Settle each changed pipeline and save it with the events that describe the change."""
+        saved: list[tuple[PipelineView | None, PipelineView]] = []
+        events: list[EventDraft] = []
+        for before, after in changes:
+            if after is before:
+                continue
+            settled = pipeline_rules.settle(after, now)
+            saved.append((before, settled))
+            events += pipeline_rules.events_between(before, settled)
+        if saved:
+            await tx.save(saved, events, now)
+
+
+def _with_step(view: PipelineView, step: Step) -> PipelineView:
+    if view.steps[step.index] is step:
+        return view
+    steps = list(view.steps)
+    steps[step.index] = step
+    return replace(view, steps=tuple(steps))
+
+
+def _provider(item: Work) -> str:
+    return item.step.provider

@@ -1,0 +1,142 @@
+"""Frozen domain values: pipelines, steps and events, as the store hands them out."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.providers.base import StepKind, TaskRef, VideoParams
+
+
+class StepStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    AMBIGUOUS = "ambiguous"
+    """The submit request may have reached the provider and its answer was lost."""
+
+    @property
+    def finished(self) -> bool:
+        return self in _STEP_FINISHED
+
+    @property
+    def in_flight(self) -> bool:
+        return self in (StepStatus.SUBMITTED, StepStatus.RUNNING)
+
+
+_STEP_FINISHED = frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.CANCELLED})
+
+
+class PipelineStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (PipelineStatus.SUCCEEDED, PipelineStatus.FAILED, PipelineStatus.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class StepError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    pipeline_id: str
+    index: int
+    provider: str
+    kind: StepKind
+    parent: int | None
+    prompt: str
+    model: str
+    params: VideoParams
+    provider_options: dict[str, Any]
+    status: StepStatus
+    created_at: float
+    updated_at: float
+    provider_task_id: str | None = None
+    callback_mode: bool = False
+    progress: int | None = None
+    video_urls: tuple[str, ...] = ()
+    urls_expire_at: float | None = None
+    error: StepError | None = None
+    attempts: int = 0
+    """Submit attempts made (each is one request that may have cost money)."""
+    polls: int = 0
+    poll_failures: int = 0
+    """Consecutive status requests that failed; reset by any good answer."""
+    next_at: float | None = None
+    """pending: earliest submit (None while the parent is unfinished); in flight: next poll."""
+    submitted_at: float | None = None
+    completed_at: float | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.pipeline_id, self.index)
+
+    def task_ref(self) -> TaskRef:
+        if self.provider_task_id is None:
+            raise ValueError(f"step {self.index} of {self.pipeline_id} has no provider task")
+        return TaskRef(task_id=self.provider_task_id, kind=self.kind, model=self.model)
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    id: str
+    provider: str
+    status: PipelineStatus
+    created_at: float
+    updated_at: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+    webhook_url: str | None = None
+    error: StepError | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    event_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineView:
+    """A pipeline together with its steps, ordered by index."""
+
+    pipeline: Pipeline
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event before the store numbers it."""
+
+    type: str
+    pipeline_id: str
+    step: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    """Global, increasing across all pipelines (the live stream's cursor)."""
+    pipeline_id: str
+    seq: int
+    """Per pipeline, 1, 2, 3, ..."""
+    type: str
+    step: int | None
+    data: dict[str, Any]
+    created_at: float
+
+
+def new_pipeline_id(now: float) -> str:
+    """Time-ordered ids, so that listing by id is listing by creation time."""
+    return f"pl_{int(now * 1000):012x}{secrets.token_hex(6)}"

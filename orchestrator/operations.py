@@ -1,0 +1,92 @@
+"""What users can do to pipelines: create, read, list, cancel. The API and CLI call these."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from orchestrator import pipelines as pipeline_rules
+from orchestrator.models import Event, PipelineView, new_pipeline_id
+from orchestrator.plans import PipelineRequest, plan
+from orchestrator.providers.base import Provider
+from orchestrator.store import Store
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    pass
+
+
+class Operations:
+    def __init__(
+        self,
+        store: Store,
+        providers: Mapping[str, Provider],
+        *,
+        wake: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._wake = wake
+        self._clock = clock
+
+    async def create(
+        self, request: PipelineRequest, idempotency_key: str | None = None
+    ) -> tuple[PipelineView, bool]:
+        """Store a new pipeline; with a key already used for this body, return that one."""
+        now = self._clock()
+        view = plan(
+            request,
+            self._providers,
+            pipeline_id=new_pipeline_id(now),
+            now=now,
+            idempotency_key=idempotency_key,
+        )
+        async with self._store.write() as tx:
+            if idempotency_key is not None:
+                existing = await tx.by_idempotency_key(idempotency_key)
+                if existing is not None:
+                    if existing.pipeline.request_hash != view.pipeline.request_hash:
+                        raise Conflict(
+                            "Idempotency-Key was already used with a different request body"
+                        )
+                    return existing, False
+            await tx.save([(None, view)], pipeline_rules.events_between(None, view), now)
+        self._wake()
+        return view, True
+
+    async def get(self, pipeline_id: str) -> PipelineView:
+        view = await self._store.get(pipeline_id)
+        if view is None:
+            raise NotFound(f"no pipeline {pipeline_id}")
+        return view
+
+    async def list_pipelines(
+        self, *, status: str | None, provider: str | None, limit: int, cursor: str | None
+    ) -> list[PipelineView]:
+        return await self._store.list_pipelines(
+            status=status, provider=provider, limit=limit, before_id=cursor
+        )
+
+    async def cancel(self, pipeline_id: str) -> PipelineView:
+        """Cancel every unfinished step. A finished pipeline cannot be cancelled (409)."""
+        now = self._clock()
+        async with self._store.write() as tx:
+            view = (await tx.load([pipeline_id])).get(pipeline_id)
+            if view is None:
+                raise NotFound(f"no pipeline {pipeline_id}")
+            if view.pipeline.status.finished:
+                if view.pipeline.status == "cancelled":
+                    return view
+                raise Conflict(f"pipeline {pipeline_id} already {view.pipeline.status}")
+            after = pipeline_rules.cancel(view, now)
+            await tx.save([(view, after)], pipeline_rules.events_between(view, after), now)
+        return after
+
+    async def events(self, pipeline_id: str, after_seq: int, limit: int) -> list[Event]:
+        await self.get(pipeline_id)
+        return await self._store.events(pipeline_id, after_seq, limit)

@@ -1,0 +1,86 @@
+"""What an outcome of provider work means for its step: which transition, which error code."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from orchestrator import schedule
+from orchestrator import steps as step_rules
+from orchestrator.models import Step, StepError
+from orchestrator.providers import errors as pe
+from orchestrator.providers.base import Capabilities
+from orchestrator.providers.config import ProviderSettings
+from orchestrator.work import Outcome, Polled, PollFailed, SubmitFailed, Submitted
+
+TASK_NOT_FOUND_LIMIT = 5
+"""Consecutive 404s on a task we created before we believe it is gone (providers can lag)."""
+
+_CODES: list[tuple[type[pe.ProviderError], str]] = [
+    (pe.RateLimited, "RATE_LIMITED"),
+    (pe.ProviderUnavailable, "PROVIDER_UNAVAILABLE"),
+    (pe.RequestNotSent, "REQUEST_NOT_SENT"),
+    (pe.OutcomeUnknown, "OUTCOME_UNKNOWN"),
+    (pe.SourceNotReady, "SOURCE_NOT_READY"),
+    (pe.InvalidRequest, "INVALID_REQUEST"),
+    (pe.AuthError, "AUTH"),
+    (pe.InsufficientBalance, "INSUFFICIENT_BALANCE"),
+    (pe.SourceInvalid, "SOURCE_INVALID"),
+    (pe.TaskNotFound, "TASK_NOT_FOUND"),
+    (pe.ContentPolicy, "CONTENT_POLICY"),
+    (pe.ProviderResponseError, "BAD_PROVIDER_RESPONSE"),
+]
+
+
+def step_error(exc: pe.ProviderError) -> StepError:
+    """Our category as the code (the provider's own code stays in the message)."""
+    code = next((c for cls, c in _CODES if isinstance(exc, cls)), "PROVIDER_ERROR")
+    message = str(exc)
+    if isinstance(exc, pe.AuthError):
+        setting = f"REELAY_{exc.provider.upper()}_API_KEY"
+        message = f"{message} (check {setting})"
+    return StepError(code, message)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    settings: ProviderSettings
+    capabilities: Capabilities
+    max_submit_attempts: int
+    rng: random.Random
+
+
+def apply(step: Step, outcome: Outcome, now: float, ctx: Context) -> Step:
+    match outcome:
+        case Submitted(task_id=task_id, callback_mode=callback_mode):
+            first = schedule.first_poll_at(now, ctx.settings, ctx.capabilities, ctx.rng)
+            return step_rules.submitted(step, task_id, now, first, callback_mode)
+        case SubmitFailed(error=error):
+            return _submit_failed(step, error, now, ctx)
+        case Polled(status=status):
+            later = schedule.next_poll_at(now, step.polls + 1, ctx.settings, ctx.rng)
+            return step_rules.observe(step, status, now, later)
+        case PollFailed(error=error):
+            return _poll_failed(step, error, now, ctx)
+
+
+def _submit_failed(step: Step, error: pe.ProviderError, now: float, ctx: Context) -> Step:
+    if isinstance(error, pe.OutcomeUnknown | pe.ProviderResponseError):
+        # The provider may have created (and will charge for) a task we have no id for.
+        return step_rules.ambiguous(step, now, step_error(error))
+    if isinstance(error, pe.RetryableError) and step.attempts < ctx.max_submit_attempts:
+        retry_after = error.retry_after if isinstance(error, pe.RateLimited) else None
+        at = schedule.submit_retry_at(now, step.attempts, ctx.rng, retry_after)
+        return step_rules.submit_later(step, now, at, step_error(error))
+    return step_rules.fail(step, now, step_error(error))
+
+
+def _poll_failed(step: Step, error: pe.ProviderError, now: float, ctx: Context) -> Step:
+    if isinstance(error, pe.AuthError):
+        return step_rules.fail(step, now, step_error(error))
+    if isinstance(error, pe.TaskNotFound) and step.poll_failures + 1 >= TASK_NOT_FOUND_LIMIT:
+        return step_rules.fail(step, now, step_error(error))
+    later = schedule.next_poll_at(now, step.polls + step.poll_failures + 1, ctx.settings, ctx.rng)
+    if isinstance(error, pe.RateLimited) and error.retry_after is not None:
+        later = max(later, now + min(error.retry_after, schedule.SUBMIT_BACKOFF_MAX_S))
+    return step_rules.poll_failed(step, now, later)

@@ -1,0 +1,138 @@
+"""The one owner of reelay's async resources: store, HTTP clients, engine and listeners.
+
+Resources open in order and close in reverse; background loops run in one task group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from orchestrator.api import create_api_app
+from orchestrator.engine import Engine
+from orchestrator.operations import Operations
+from orchestrator.providers.base import Provider
+from orchestrator.providers.registry import build_providers
+from orchestrator.settings import Settings
+from orchestrator.store import Store, open_store
+from receiver.app import create_receiver_app
+
+log = logging.getLogger("reelay")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    store: Store
+    providers: Mapping[str, Provider]
+    engine: Engine
+    operations: Operations
+    api_app: Starlette
+    public_app: Starlette
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    providers: Mapping[str, Provider] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> AsyncIterator[Runtime]:
+    clients: list[httpx.AsyncClient] = []
+    if providers is None:
+        providers, clients = build_providers(settings)
+    store = await open_store(settings.database_url)
+    try:
+        engine = Engine(store, providers, settings, clock=clock)
+        operations = Operations(store, providers, wake=engine.wake, clock=clock)
+        token = settings.api_token.get_secret_value() if settings.api_token else None
+        yield Runtime(
+            settings=settings,
+            store=store,
+            providers=providers,
+            engine=engine,
+            operations=operations,
+            api_app=create_api_app(operations, store, api_token=token),
+            public_app=create_receiver_app(),
+        )
+    finally:
+        await store.close()
+        for client in clients:
+            await client.aclose()
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to ``serve``, which runs two of them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _server(app: Starlette, host: str, port: int, log_level: str) -> _Server:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+    )
+    return _Server(config)
+
+
+async def serve(
+    settings: Settings,
+    *,
+    started: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the public receiver, the internal API and the engine until SIGTERM/SIGINT or ``stop``.
+
+    On a stop signal the listeners close, submits in flight are answered and recorded, and the
+    store closes; the next start resumes from the store.
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with open_runtime(settings) as rt:
+        api = _server(rt.api_app, settings.api_host, settings.api_port, settings.log_level)
+        public = _server(
+            rt.public_app, settings.public_host, settings.public_port, settings.log_level
+        )
+
+        async def stopper() -> None:
+            await stop.wait()
+            log.info("stopping: finishing submits in flight")
+            rt.engine.stop()
+            api.should_exit = public.should_exit = True
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(rt.engine.run())
+            tg.create_task(api.serve())
+            tg.create_task(public.serve())
+            tg.create_task(stopper())
+            while not (api.started and public.started):  # noqa: ASYNC110 - uvicorn has no event
+                await asyncio.sleep(0.01)
+            log.info(
+                "reelay serving: API http://%s:%d, receiver http://%s:%d, database %s",
+                settings.api_host,
+                settings.api_port,
+                settings.public_host,
+                settings.public_port,
+                settings.database_url,
+            )
+            if started is not None:
+                started.set()

@@ -1,0 +1,115 @@
+"""reelay's settings: one typed object, read once at start-up and passed down.
+
+Every field is an environment variable with the ``REELAY_`` prefix (a ``.env`` file works too);
+provider fields nest with one underscore: ``REELAY_APIXO_API_KEY`` is ``apixo.api_key``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.providers.config import (
+    ApifreeSettings,
+    ApimartSettings,
+    ApixoSettings,
+    OctopusxSettings,
+    ProviderSettings,
+)
+
+PROVIDER_NAMES: tuple[str, ...] = ("apimart", "octopusx", "apixo", "apifree")
+
+
+class ConfigError(Exception):
+    """The settings cannot work together; the message says which one to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REELAY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str = Field(
+        default="sqlite:///./reelay.db",
+        description="sqlite:///path/to/file.db (default ./reelay.db) or postgresql://...",
+    )
+    data_dir: Path = Field(
+        default=Path("./reelay-data"), description="Where reelay keeps generated secrets"
+    )
+    api_host: str = Field(default="127.0.0.1", description="Internal API listen host")
+    api_port: int = Field(default=8081, ge=0, le=65535, description="Internal API listen port")
+    public_host: str = Field(default="127.0.0.1", description="Public receiver listen host")
+    public_port: int = Field(default=8080, ge=0, le=65535, description="Public receiver port")
+    public_url: str | None = Field(
+        default=None, description="How providers reach the receiver; unset = poll everything"
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token for the internal API (required off loopback)"
+    )
+    signing_secret: SecretStr | None = Field(
+        default=None, description="Callback-token secret(s), comma-separated, newest first"
+    )
+    engine_tick_s: float = Field(
+        default=1.0, gt=0, description="Longest the engine sleeps when nothing wakes it"
+    )
+    submit_retry_max_attempts: int = Field(
+        default=8, ge=1, description="Attempts for a submit refused with a retryable error"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    apimart: ApimartSettings = ApimartSettings()
+    octopusx: OctopusxSettings = OctopusxSettings()
+    apixo: ApixoSettings = ApixoSettings()
+    apifree: ApifreeSettings = ApifreeSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.api_token and not _is_loopback(self.api_host):
+            raise ValueError(
+                f"REELAY_API_TOKEN is required when REELAY_API_HOST ({self.api_host}) "
+                "is not a loopback address"
+            )
+        return self
+
+    def provider(self, name: str) -> ProviderSettings:
+        settings: ProviderSettings = getattr(self, name)
+        return settings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; overrides win (the CLI and tests use them)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigError(_first_line(exc)) from exc
+
+
+def _first_line(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        parts = []
+        for err in errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            msg = str(err.get("msg", "")).removeprefix("Value error, ")
+            parts.append(f"{loc}: {msg}" if loc else msg)
+        return "; ".join(parts)
+    return str(exc)

@@ -1,0 +1,136 @@
+"""Step transitions: pure functions from a frozen step (and what happened) to the next step.
+
+Every change of a step's status goes through ``move``, which refuses a transition the table
+below does not allow. States only move forward, except the operator's retry of a failed or
+ambiguous step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from orchestrator.models import Step, StepError, StepStatus
+from orchestrator.providers.base import TaskState, TaskStatus
+
+S = StepStatus
+
+ALLOWED: dict[StepStatus, frozenset[StepStatus]] = {
+    S.PENDING: frozenset({S.SUBMITTING, S.CANCELLED}),
+    S.SUBMITTING: frozenset({S.SUBMITTED, S.PENDING, S.FAILED, S.AMBIGUOUS, S.CANCELLED}),
+    S.SUBMITTED: frozenset({S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED}),
+    S.AMBIGUOUS: frozenset({S.PENDING, S.CANCELLED}),
+    S.FAILED: frozenset({S.PENDING}),
+    S.CANCELLED: frozenset({S.PENDING}),
+    S.SUCCEEDED: frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    def __init__(self, step: Step, target: StepStatus) -> None:
+        super().__init__(
+            f"step {step.index} of {step.pipeline_id}: {step.status} -> {target} is not allowed"
+        )
+
+
+def move(step: Step, target: StepStatus, now: float, **changes: object) -> Step:
+    if target != step.status and target not in ALLOWED[step.status]:
+        raise InvalidTransition(step, target)
+    return replace(step, status=target, updated_at=now, **changes)  # type: ignore[arg-type]
+
+
+def claim_submit(step: Step, now: float) -> Step:
+    """Record the intent to submit, before the request is sent."""
+    return move(step, S.SUBMITTING, now, attempts=step.attempts + 1, next_at=None, error=None)
+
+
+def submitted(
+    step: Step, task_id: str, now: float, first_poll_at: float, callback_mode: bool
+) -> Step:
+    """The provider accepted the submit. A step cancelled meanwhile keeps its task id only."""
+    if step.status is S.CANCELLED:
+        return replace(step, provider_task_id=task_id, updated_at=now)
+    return move(
+        step,
+        S.SUBMITTED,
+        now,
+        provider_task_id=task_id,
+        callback_mode=callback_mode,
+        submitted_at=now,
+        next_at=first_poll_at,
+        progress=0,
+    )
+
+
+def submit_later(step: Step, now: float, retry_at: float, error: StepError) -> Step:
+    """The submit was refused in a way that is safe to repeat later."""
+    if step.status is S.CANCELLED:
+        return step
+    return move(step, S.PENDING, now, next_at=retry_at, error=error)
+
+
+def fail(step: Step, now: float, error: StepError) -> Step:
+    if step.status.finished:
+        return step
+    return move(step, S.FAILED, now, error=error, next_at=None, completed_at=now)
+
+
+def ambiguous(step: Step, now: float, error: StepError) -> Step:
+    """The submit may have created a task we know nothing of: hold it for a decision."""
+    if step.status is S.CANCELLED:
+        return step
+    return move(step, S.AMBIGUOUS, now, error=error, next_at=None)
+
+
+def cancel(step: Step, now: float) -> Step:
+    if step.status.finished:
+        return step
+    return move(step, S.CANCELLED, now, next_at=None, completed_at=now)
+
+
+def make_ready(step: Step, now: float) -> Step:
+    """A pending step whose parent succeeded may be submitted from now on."""
+    if step.status is not S.PENDING or step.next_at is not None:
+        return step
+    return replace(step, next_at=now, updated_at=now)
+
+
+def retry(step: Step, now: float) -> Step:
+    """An operator's decision to submit a failed, cancelled or ambiguous step again."""
+    return move(step, S.PENDING, now, next_at=None, error=None, completed_at=None, progress=None)
+
+
+def observe(step: Step, status: TaskStatus, now: float, next_poll_at: float) -> Step:
+    """Apply one observation of the provider task. Late or backward news changes nothing."""
+    if not step.status.in_flight:
+        return step
+    seen = replace(step, polls=step.polls + 1, poll_failures=0)
+    match status.state:
+        case TaskState.SUCCEEDED:
+            return move(
+                seen,
+                S.SUCCEEDED,
+                now,
+                progress=100,
+                video_urls=status.video_urls,
+                urls_expire_at=status.urls_expire_at,
+                completed_at=status.completed_at or now,
+                next_at=None,
+            )
+        case TaskState.FAILED | TaskState.CANCELLED | TaskState.EXPIRED:
+            code = status.error_code or f"TASK_{status.state.upper()}"
+            message = status.error_message or f"the provider reported the task {status.raw_status}"
+            return fail(seen, now, StepError(code, message))
+        case TaskState.RUNNING:
+            progress = status.progress if status.progress is not None else seen.progress
+            if seen.progress is not None and progress is not None:
+                progress = max(progress, seen.progress)
+            return move(seen, S.RUNNING, now, progress=progress, next_at=next_poll_at)
+        case TaskState.QUEUED | TaskState.UNKNOWN:
+            return replace(seen, updated_at=now, next_at=next_poll_at)
+
+
+def poll_failed(step: Step, now: float, next_poll_at: float) -> Step:
+    if not step.status.in_flight:
+        return step
+    return replace(step, poll_failures=step.poll_failures + 1, next_at=next_poll_at, updated_at=now)

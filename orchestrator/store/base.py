@@ -1,0 +1,260 @@
+"""The store: durable pipelines, steps and events, behind one interface for every database.
+
+A backend (SQLite, PostgreSQL) only runs SQL; everything else — which rows change, event
+numbering, batching — is here, written once. All writes happen in ``Store.write()``
+transactions, and every changed pipeline is saved with the events that describe the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
+from typing import Any, Protocol
+
+from orchestrator.models import Event, EventDraft, Pipeline, PipelineView, Step
+from orchestrator.store import queries as q
+from orchestrator.store.rows import (
+    Row,
+    event_data,
+    event_from_row,
+    pipeline_from_row,
+    pipeline_update_values,
+    pipeline_values,
+    step_from_row,
+    step_update_values,
+    step_values,
+)
+
+_CHUNK = 500
+
+
+class Connection(Protocol):
+    """What a backend offers inside one transaction or read."""
+
+    lock_clause: str
+    """Appended to selects that claim rows: empty on SQLite, ``FOR UPDATE ...`` on PostgreSQL."""
+    skip_locked_clause: str
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+class Backend(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    def reader(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def migrate(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class DuplicateKey(Exception):
+    """An idempotency key is already taken (raised inside the transaction that tried)."""
+
+
+class Transaction:
+    """Reads and writes inside one database transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def load(self, pipeline_ids: Collection[str]) -> dict[str, PipelineView]:
+        """Pipelines with their steps, locked for this transaction where the database can."""
+        views: dict[str, PipelineView] = {}
+        ids = sorted(set(pipeline_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            prows = await self._conn.fetch(
+                q.SELECT_PIPELINES_IN.format(ids=marks, lock=self._conn.lock_clause), chunk
+            )
+            srows = await self._conn.fetch(q.SELECT_STEPS_IN.format(ids=marks), chunk)
+            steps: dict[str, list[Step]] = {}
+            for row in srows:
+                step = step_from_row(row)
+                steps.setdefault(step.pipeline_id, []).append(step)
+            for row in prows:
+                pipeline = pipeline_from_row(row)
+                views[pipeline.id] = PipelineView(pipeline, tuple(steps.get(pipeline.id, ())))
+        return views
+
+    async def by_idempotency_key(self, key: str) -> PipelineView | None:
+        rows = await self._conn.fetch(q.SELECT_PIPELINE_BY_KEY, (key,))
+        if not rows:
+            return None
+        return (await self.load([rows[0]["id"]]))[rows[0]["id"]]
+
+    async def due_submits(self, provider: str, now: float, limit: int) -> list[tuple[str, int]]:
+        sql = q.DUE_SUBMITS.format(lock=self._conn.skip_locked_clause)
+        rows = await self._conn.fetch(sql, (provider, now, limit))
+        return [(r["pipeline_id"], r["idx"]) for r in rows]
+
+    async def due_polls(
+        self, provider: str, now: float, limit: int, lease_until: float
+    ) -> list[tuple[str, int]]:
+        """Steps whose next poll is due, leased until ``lease_until`` so nobody else polls them."""
+        sql = q.DUE_POLLS.format(lock=self._conn.skip_locked_clause)
+        rows = await self._conn.fetch(sql, (provider, now, limit))
+        keys = [(r["pipeline_id"], r["idx"]) for r in rows]
+        if keys:
+            await self._conn.executemany(q.LEASE_POLL, [(lease_until, p, i) for p, i in keys])
+        return keys
+
+    async def in_flight_by_provider(self) -> dict[str, int]:
+        rows = await self._conn.fetch(q.IN_FLIGHT_BY_PROVIDER)
+        return {r["provider"]: r["n"] for r in rows}
+
+    async def step_by_task(self, provider: str, task_id: str) -> tuple[str, int] | None:
+        rows = await self._conn.fetch(q.STEP_BY_TASK, (provider, task_id))
+        return (rows[0]["pipeline_id"], rows[0]["idx"]) if rows else None
+
+    async def stuck_submitting(self) -> list[str]:
+        rows = await self._conn.fetch(q.STUCK_SUBMITTING)
+        return [r["pipeline_id"] for r in rows]
+
+    async def save(
+        self,
+        changes: Iterable[tuple[PipelineView | None, PipelineView]],
+        events: Iterable[EventDraft],
+        now: float,
+    ) -> int:
+        """Write what changed between each (before, after) pair, then number and append events.
+
+        ``before`` is None for a new pipeline. Returns how many events were appended.
+        """
+        new_pipelines: list[Pipeline] = []
+        new_steps: list[Step] = []
+        changed_steps: list[Step] = []
+        pipelines: dict[str, Pipeline] = {}
+        for before, after in changes:
+            old_steps = {s.index: s for s in before.steps} if before else {}
+            for step in after.steps:
+                old = old_steps.get(step.index)
+                if old is None:
+                    new_steps.append(step)
+                elif old != step:
+                    changed_steps.append(step)
+            pipelines[after.pipeline.id] = after.pipeline
+            if before is None:
+                new_pipelines.append(after.pipeline)
+        event_rows: list[tuple[Any, ...]] = []
+        for draft in events:
+            pipeline = pipelines[draft.pipeline_id]
+            seq = pipeline.event_seq + 1
+            pipelines[draft.pipeline_id] = replace(pipeline, event_seq=seq)
+            event_rows.append(
+                (draft.pipeline_id, seq, draft.type, draft.step, event_data(draft.data), now)
+            )
+        created = {p.id for p in new_pipelines}
+        if new_pipelines:
+            await self._conn.executemany(
+                q.INSERT_PIPELINE, [pipeline_values(pipelines[p.id]) for p in new_pipelines]
+            )
+        updated = [p for pid, p in pipelines.items() if pid not in created]
+        if updated:
+            await self._conn.executemany(
+                q.UPDATE_PIPELINE, [pipeline_update_values(p) for p in updated]
+            )
+        if new_steps:
+            await self._conn.executemany(q.INSERT_STEP, [step_values(s) for s in new_steps])
+        if changed_steps:
+            await self._conn.executemany(
+                q.UPDATE_STEP, [step_update_values(s) for s in changed_steps]
+            )
+        if event_rows:
+            await self._conn.executemany(q.INSERT_EVENT, event_rows)
+        return len(event_rows)
+
+
+class Store:
+    """Everything the engine and the API persist."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def migrate(self) -> None:
+        await self._backend.migrate()
+
+    async def close(self) -> None:
+        await self._backend.close()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Transaction]:
+        async with self._backend.transaction() as conn:
+            yield Transaction(conn)
+
+    async def get(self, pipeline_id: str) -> PipelineView | None:
+        async with self._backend.reader() as conn:
+            return (await Transaction(_Unlocked(conn)).load([pipeline_id])).get(pipeline_id)
+
+    async def list_pipelines(
+        self,
+        *,
+        status: str | None = None,
+        provider: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[PipelineView]:
+        async with self._backend.reader() as conn:
+            rows = await conn.fetch(
+                q.LIST_PIPELINES,
+                (status, status, provider, provider, before_id, before_id, limit),
+            )
+            ids = [r["id"] for r in rows]
+            views = await Transaction(_Unlocked(conn)).load(ids)
+        return [views[i] for i in ids if i in views]
+
+    async def events(self, pipeline_id: str, after_seq: int = 0, limit: int = 1000) -> list[Event]:
+        async with self._backend.reader() as conn:
+            rows = await conn.fetch(q.EVENTS_OF_PIPELINE, (pipeline_id, after_seq, limit))
+        return [event_from_row(r) for r in rows]
+
+    async def events_after(
+        self, after_id: int, pipeline_id: str | None = None, limit: int = 1000
+    ) -> list[Event]:
+        async with self._backend.reader() as conn:
+            rows = await conn.fetch(q.EVENTS_AFTER, (after_id, pipeline_id, pipeline_id, limit))
+        return [event_from_row(r) for r in rows]
+
+    async def next_due(self) -> float | None:
+        async with self._backend.reader() as conn:
+            value = await conn.fetchval(q.NEXT_DUE)
+        return float(value) if value is not None else None
+
+    async def count_steps_by_status(self) -> dict[str, int]:
+        async with self._backend.reader() as conn:
+            rows = await conn.fetch(q.COUNT_STEPS_BY_STATUS)
+        return {r["status"]: r["n"] for r in rows}
+
+    async def ping(self) -> None:
+        async with self._backend.reader() as conn:
+            await conn.fetchval("SELECT 1")
+
+
+class _Unlocked:
+    """A connection used for plain reads: no row locks."""
+
+    lock_clause = ""
+    skip_locked_clause = ""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await self._conn.fetch(sql, params)
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self._conn.fetchval(sql, params)
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self._conn.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, rows)

@@ -1,0 +1,102 @@
+"""Schema migrations, one list per dialect, applied in order at start-up.
+
+Tables and types are chosen to mean the same on SQLite and PostgreSQL: times are epoch seconds
+in a double, JSON is text, booleans are integers. Only the event id's auto-increment differs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Dialect = Literal["sqlite", "postgres"]
+
+_COMMON_V1 = [
+    """
+    CREATE TABLE pipelines (
+        id TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        status TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        webhook_url TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        idempotency_key TEXT UNIQUE,
+        request_hash TEXT,
+        event_seq INTEGER NOT NULL DEFAULT 0,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )
+    """,
+    "CREATE INDEX pipelines_by_status ON pipelines (status, id)",
+    "CREATE INDEX pipelines_by_provider ON pipelines (provider, id)",
+    """
+    CREATE TABLE steps (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines (id),
+        idx INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        parent_idx INTEGER,
+        prompt TEXT NOT NULL,
+        model TEXT NOT NULL,
+        params TEXT NOT NULL,
+        provider_options TEXT NOT NULL,
+        status TEXT NOT NULL,
+        provider_task_id TEXT,
+        callback_mode INTEGER NOT NULL DEFAULT 0,
+        progress INTEGER,
+        video_urls TEXT NOT NULL DEFAULT '[]',
+        urls_expire_at DOUBLE PRECISION,
+        error_code TEXT,
+        error_message TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        polls INTEGER NOT NULL DEFAULT 0,
+        poll_failures INTEGER NOT NULL DEFAULT 0,
+        next_at DOUBLE PRECISION,
+        submitted_at DOUBLE PRECISION,
+        completed_at DOUBLE PRECISION,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (pipeline_id, idx)
+    )
+    """,
+    "CREATE INDEX steps_due ON steps (status, next_at)",
+    """
+    CREATE UNIQUE INDEX steps_by_task ON steps (provider, provider_task_id)
+    WHERE provider_task_id IS NOT NULL
+    """,
+]
+
+_EVENTS = {
+    "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT",
+    "postgres": "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+}
+
+
+def _events_v1(dialect: Dialect) -> list[str]:
+    return [
+        f"""
+        CREATE TABLE events (
+            {_EVENTS[dialect]},
+            pipeline_id TEXT NOT NULL REFERENCES pipelines (id),
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            step_idx INTEGER,
+            data TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            UNIQUE (pipeline_id, seq)
+        )
+        """
+    ]
+
+
+def migrations(dialect: Dialect) -> list[list[str]]:
+    """Migration N (1-based) is ``migrations(d)[N - 1]``: statements run in one transaction."""
+    return [_COMMON_V1 + _events_v1(dialect)]
+
+
+BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    applied_at DOUBLE PRECISION NOT NULL
+)
+"""

@@ -1,0 +1,117 @@
+"""SQLite backend: one writer connection (WAL, serialized by a lock) and one reader.
+
+aiosqlite runs each connection on its own thread, so every call is a thread hop; the store
+batches its writes (``executemany``) to keep hops per transaction constant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import aiosqlite
+
+from orchestrator.store.rows import Row
+from orchestrator.store.schema import BOOKKEEPING, migrations
+
+_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+)
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///relative.db`` or ``sqlite:////absolute/path.db``."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ValueError(f"not a SQLite URL (expected sqlite:///path/to/file.db): {url!r}")
+    return Path(url[len(prefix) :])
+
+
+class _SqliteConnection:
+    lock_clause = ""
+    skip_locked_clause = ""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        rows = await self._conn.execute_fetchall(sql, params)
+        return cast(list[Row], list(rows))
+
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = await self._conn.execute_fetchall(sql, params)
+        for row in rows:
+            return row[0]
+        return None
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self._conn.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, rows)
+
+
+class SqliteBackend:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        self._reader = await self._connect()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        for pragma in _PRAGMAS:
+            await conn.execute(pragma)
+        return conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SqliteConnection]:
+        if self._writer is None:
+            raise RuntimeError("store is not open")
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteConnection(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[_SqliteConnection]:
+        if self._reader is None:
+            raise RuntimeError("store is not open")
+        yield _SqliteConnection(self._reader)
+
+    async def migrate(self) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(BOOKKEEPING)
+            current = await conn.fetchval("SELECT MAX(version) FROM schema_migrations") or 0
+            for version, statements in enumerate(migrations("sqlite"), start=1):
+                if version <= current:
+                    continue
+                for statement in statements:
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (version, time.time()),
+                )
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None

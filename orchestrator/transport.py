@@ -1,0 +1,113 @@
+"""An httpx transport on aiohttp's connection pool.
+
+httpx's own pool slows down sharply with many requests in flight (PERFORMANCE.md: ~180 req/s at
+64 in flight), so provider traffic goes through aiohttp while keeping httpx's interface.
+
+We don't use the ``httpx-aiohttp`` package: its exception map turns aiohttp's read timeouts and
+server disconnects into ``httpx.ConnectTimeout``. For reelay the difference is money: a request
+that never left may be resubmitted, one that left and lost its answer must not be. The map here
+keeps that line: only failures before the request was written become connect errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import httpx
+
+_CHUNK = 64 * 1024
+
+
+def _mapped(exc: BaseException, request: httpx.Request) -> Exception:
+    message = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(message, request=request)
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.InvalidURL):
+        return httpx.ConnectError(message, request=request)
+    if isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
+        return httpx.ReadTimeout(message, request=request)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return httpx.ReadError(message, request=request)
+    # Disconnects and socket errors once connected: the request may have been received.
+    return httpx.RemoteProtocolError(message, request=request)
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_chunked(_CHUNK):
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _mapped(exc, self._request) from exc
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Requests through one aiohttp session (created lazily inside the running loop)."""
+
+    def __init__(self, *, max_connections: int = 100) -> None:
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # Idle connections are dropped before common servers' keep-alive timeouts (uvicorn: 5 s)
+            # so that a POST rarely meets a connection the server already closed: that failure
+            # is indistinguishable from a lost answer and would make a submit ambiguous.
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, ttl_dns_cache=60, keepalive_timeout=4.0
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, trust_env=False
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=timeouts.get("pool"),
+            sock_connect=timeouts.get("connect"),
+            sock_read=timeouts.get("read"),
+        )
+        body = await request.aread()
+        try:
+            response = await self._get_session().request(
+                request.method,
+                str(request.url),
+                headers=[(k, v) for k, v in request.headers.multi_items() if k.lower() != "host"],
+                data=body or None,
+                allow_redirects=False,
+                timeout=timeout,
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _mapped(exc, request) from exc
+        return httpx.Response(
+            status_code=response.status,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            stream=_Body(response, request),
+            extensions={"http_version": b"HTTP/1.1"},
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def provider_client(*, max_connections: int, timeout_s: float) -> httpx.AsyncClient:
+    """The HTTP client reelay uses to call a provider."""
+    return httpx.AsyncClient(
+        transport=AiohttpTransport(max_connections=max_connections),
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+        follow_redirects=False,
+    )

@@ -1,0 +1,111 @@
+"""One unit of provider work — a submit or a poll — and what came of it.
+
+Performing work only talks to the provider; it never writes. Outcomes are recorded later, in
+batches, by the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from orchestrator.models import Step
+from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider, TaskStatus
+from orchestrator.providers.errors import OutcomeUnknown, ProviderError
+
+log = logging.getLogger("reelay.engine")
+
+CallbackUrlFor = Callable[[Step], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitWork:
+    step: Step
+    parent: Step | None
+
+
+@dataclass(frozen=True, slots=True)
+class PollWork:
+    step: Step
+
+
+Work = SubmitWork | PollWork
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    key: tuple[str, int]
+    task_id: str
+    callback_mode: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitFailed:
+    key: tuple[str, int]
+    error: ProviderError
+
+
+@dataclass(frozen=True, slots=True)
+class Polled:
+    key: tuple[str, int]
+    status: TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PollFailed:
+    key: tuple[str, int]
+    error: ProviderError
+
+
+Outcome = Submitted | SubmitFailed | Polled | PollFailed
+
+
+async def submit(work: SubmitWork, provider: Provider, callback_url: str | None) -> Outcome:
+    step = work.step
+    try:
+        if step.kind == "generate":
+            task_id = await provider.generate(
+                GenerateRequest(
+                    prompt=step.prompt,
+                    model=step.model,
+                    params=step.params,
+                    provider_options=step.provider_options,
+                    callback_url=callback_url,
+                )
+            )
+        else:
+            if work.parent is None:
+                raise ValueError(f"extend step {step.index} of {step.pipeline_id} has no parent")
+            task_id = await provider.extend(
+                ExtendRequest(
+                    source=work.parent.task_ref(),
+                    prompt=step.prompt,
+                    model=step.model,
+                    params=step.params,
+                    provider_options=step.provider_options,
+                    callback_url=callback_url,
+                )
+            )
+    except ProviderError as exc:
+        return SubmitFailed(step.key, exc)
+    except Exception as exc:
+        # A bug may have struck after the request left: treat the submit as unknown, never retry.
+        log.exception("submit of step %s/%s crashed", step.pipeline_id, step.index)
+        return SubmitFailed(
+            step.key, OutcomeUnknown(f"internal error: {exc!r}", provider=provider.name)
+        )
+    return Submitted(step.key, task_id, callback_url is not None)
+
+
+async def poll(work: PollWork, provider: Provider) -> Outcome:
+    step = work.step
+    try:
+        return Polled(step.key, await provider.status(step.task_ref()))
+    except ProviderError as exc:
+        return PollFailed(step.key, exc)
+    except Exception as exc:
+        log.exception("poll of step %s/%s crashed", step.pipeline_id, step.index)
+        return PollFailed(
+            step.key, OutcomeUnknown(f"internal error: {exc!r}", provider=provider.name)
+        )
