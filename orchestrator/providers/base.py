@@ -37,7 +37,9 @@ class TaskState(enum.StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.EXPIRED})
+_TERMINAL = frozenset(
+    {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.EXPIRED}
+)
 
 
 class VideoParams(BaseModel):
@@ -81,7 +83,7 @@ class Capabilities:
 class GenerateRequest:
     prompt: str
     model: str
-    params: VideoParams = VideoParams()
+    params: VideoParams = field(default_factory=VideoParams)
     provider_options: Mapping[str, Any] = field(default_factory=dict)
     callback_url: str | None = None
 
@@ -100,7 +102,7 @@ class ExtendRequest:
     source: TaskRef
     prompt: str
     model: str
-    params: VideoParams = VideoParams()
+    params: VideoParams = field(default_factory=VideoParams)
     provider_options: Mapping[str, Any] = field(default_factory=dict)
     callback_url: str | None = None
 
