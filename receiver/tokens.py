@@ -1,0 +1,80 @@
+"""Callback tokens: the unguessable, signed path segment that makes a callback URL ours.
+
+Neither apixo nor apimart signs its callbacks, so the URL itself is the credential: a token
+signed with HMAC-SHA256 (itsdangerous, not its SHA-1 default) binds one step and one provider
+and expires. Several secrets may be configured for rotation: the newest signs, any verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+_SALT = "reelay.callback.v1"
+
+
+class InvalidToken(Exception):
+    """Bad, expired or rotated-out token. Deliberately says nothing more."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackTarget:
+    pipeline_id: str
+    step: int
+    provider: str
+
+
+def _signer(clock: Callable[[], float]) -> type[TimestampSigner]:
+    class ClockedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return ClockedSigner
+
+
+class CallbackTokens:
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        *,
+        max_age_s: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``secrets`` newest first; at least one."""
+        if not secrets or not all(secrets):
+            raise ValueError("at least one non-empty signing secret is required")
+        self._max_age_s = max_age_s
+        self._clock = clock
+        # itsdangerous signs with the last key and verifies with any.
+        self._serializer = URLSafeTimedSerializer(
+            list(reversed(secrets)),
+            salt=_SALT,
+            signer=_signer(clock),
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+
+    def mint(self, target: CallbackTarget) -> str:
+        token = self._serializer.dumps([target.pipeline_id, target.step, target.provider])
+        return str(token)
+
+    def verify(self, token: str, provider: str) -> CallbackTarget:
+        """The step a token was minted for; ``InvalidToken`` unless it is ours, fresh and for
+        ``provider``."""
+        if len(token) > 512:
+            raise InvalidToken
+        try:
+            payload = self._serializer.loads(token, max_age=self._max_age_s)
+        except (SignatureExpired, BadSignature, ValueError, TypeError) as exc:
+            raise InvalidToken from exc
+        match payload:
+            case [str(pipeline_id), int(step), str(bound)] if bound == provider:
+                return CallbackTarget(pipeline_id, step, bound)
+        raise InvalidToken
+
+
+def callback_url(public_url: str, target: CallbackTarget, tokens: CallbackTokens) -> str:
+    return f"{public_url.rstrip('/')}/callbacks/{target.provider}/{tokens.mint(target)}"
