@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from orchestrator.client import ApiClient, ApiError
@@ -128,9 +129,8 @@ async def _client_command(args: argparse.Namespace) -> int:
             )
             for p in page["items"]:
                 done = sum(s["status"] == "succeeded" for s in p["steps"])
-                print(
-                    f"{p['id']}  {p['provider']:<9} {p['status']:<10} {done}/{len(p['steps'])} steps"
-                )
+                steps = f"{done}/{len(p['steps'])} steps"
+                print(f"{p['id']}  {p['provider']:<9} {p['status']:<10} {steps}")
             if page["next_cursor"]:
                 print(f"more: reelay list --cursor {page['next_cursor']}")
         elif args.command == "cancel":
@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo":
             from orchestrator.demo import run_demo
 
-            return asyncio.run(run_demo(args.dir, task_seconds=args.task_seconds))
+            return asyncio.run(run_demo(Path(args.dir).absolute(), task_seconds=args.task_seconds))
         else:
             return asyncio.run(_client_command(args))
     except (ApiError, ConfigError, UsageError, OSError) as exc:

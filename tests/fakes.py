@@ -68,7 +68,9 @@ class FakeProvider:
             return [Problem("aspect_ratio", f"fake supports 16:9, 9:16; got {params.aspect_ratio}")]
         return []
 
-    def _new(self, kind: StepKind, prompt: str, model: str, source: str | None, cb: str | None) -> str:
+    def _new(
+        self, kind: StepKind, prompt: str, model: str, source: str | None, cb: str | None
+    ) -> str:
         if self.submit_errors:
             raise self.submit_errors.pop(0)
         task_id = f"{kind}-{next(self._ids)}"
@@ -89,11 +91,17 @@ class FakeProvider:
             return TaskStatus(task.task_id, TaskState.RUNNING, "running", progress=50)
         if task.prompt in self.fail_prompts:
             return TaskStatus(
-                task.task_id, TaskState.FAILED, "failed", error_code="CONTENT_POLICY",
+                task.task_id,
+                TaskState.FAILED,
+                "failed",
+                error_code="CONTENT_POLICY",
                 error_message="refused",
             )
         return TaskStatus(
-            task.task_id, TaskState.SUCCEEDED, "succeeded", progress=100,
+            task.task_id,
+            TaskState.SUCCEEDED,
+            "succeeded",
+            progress=100,
             video_urls=(f"https://videos.example/{task.task_id}.mp4",),
         )
 

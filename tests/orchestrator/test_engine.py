@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 from orchestrator.engine import Engine
-from orchestrator.providers import errors as pe
 from orchestrator.operations import Operations
-from orchestrator.providers.config import ProviderSettings
 from orchestrator.plans import PipelineRequest
+from orchestrator.providers import errors as pe
+from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from tests.fakes import FakeProvider
@@ -41,8 +41,12 @@ async def test_chain_runs_to_success(settings: Settings, store: Store, fake: Fak
         provider_settings={"fake": ProviderSettings(base_url="http://fake")},
     )
     ops = Operations(store, providers, clock=clock)
-    request = PipelineRequest(
-        provider="fake", prompt="a cat", extends=[{"prompt": "runs"}, {"prompt": "jumps"}]
+    request = PipelineRequest.model_validate(
+        {
+            "provider": "fake",
+            "prompt": "a cat",
+            "extends": [{"prompt": "runs"}, {"prompt": "jumps"}],
+        }
     )
     view, created = await ops.create(request)
     assert created
@@ -70,7 +74,9 @@ def make_engine(
     return engine, Operations(store, providers, clock=clock)
 
 
-CHAIN = PipelineRequest(provider="fake", prompt="a", extends=[{"prompt": "b"}, {"prompt": "c"}])
+CHAIN = PipelineRequest.model_validate(
+    {"provider": "fake", "prompt": "a", "extends": [{"prompt": "b"}, {"prompt": "c"}]}
+)
 
 
 async def test_failure_cancels_below_and_fails_pipeline(

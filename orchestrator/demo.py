@@ -1,0 +1,143 @@
+"""``reelay demo``: reelay on SQLite with the sandbox as every provider, one pipeline each.
+
+Everything runs in this process over real loopback HTTP: the sandbox on one port, reelay's
+internal API and public receiver on two others. apixo branches two extends from its base (its
+depth limit is 1); the others chain base -> extend -> extend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator.client import ApiClient
+from orchestrator.progress import watch
+from orchestrator.runtime import serve
+from orchestrator.sandbox import SandboxConfig
+from orchestrator.sandbox import serve as serve_sandbox
+from orchestrator.settings import PROVIDER_NAMES, Settings, load_settings
+
+HOST = "127.0.0.1"
+SANDBOX_PREFIX = {
+    "apimart": "/apimart",
+    "octopusx": "/octopusx",
+    "apixo": "/apixo/api/v1",
+    "apifree": "/apifree",
+}
+
+PIPELINES: list[dict[str, Any]] = [
+    {
+        "provider": "apimart",
+        "tier": "fast",
+        "prompt": "A red fox trots across a snowy field at dawn",
+        "extends": [
+            {"prompt": "The fox stops and looks back at the camera"},
+            {"prompt": "It leaps into the snow and disappears"},
+        ],
+    },
+    {
+        "provider": "octopusx",
+        "tier": "fast",
+        "prompt": "A paper boat drifts down a rain-soaked street",
+        "extends": [
+            {"prompt": "The boat slips into a storm drain"},
+            {"prompt": "It emerges into a glowing underground river"},
+        ],
+    },
+    {
+        "provider": "apixo",
+        "tier": "fast",
+        "prompt": "An astronaut plants a flag on a quiet moon",
+        "extends": [
+            {"prompt": "Earth rises slowly over the horizon", "from": 0},
+            {"prompt": "A meteor streaks across the black sky", "from": 0},
+        ],
+    },
+    {
+        "provider": "apifree",
+        "model": "veo-3.1-fast",
+        "prompt": "A lighthouse beam sweeps over a stormy sea",
+        "extends": [
+            {"prompt": "A small ship rounds the rocks"},
+            {"prompt": "The storm breaks and the sun comes out"},
+        ],
+    },
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def demo_settings(directory: Path, sandbox_port: int, task_seconds: float) -> Settings:
+    sandbox = f"http://{HOST}:{sandbox_port}"
+    providers = {
+        name: {
+            "base_url": sandbox + SANDBOX_PREFIX[name],
+            "api_key": "sandbox",
+            "first_poll_s": task_seconds,
+            "poll_interval_s": 0.5,
+            "poll_max_interval_s": 2.0,
+        }
+        for name in PROVIDER_NAMES
+    }
+    return load_settings(
+        database_url=f"sqlite:///{directory / 'reelay.db'}",
+        data_dir=directory / "data",
+        api_host=HOST,
+        api_port=free_port(),
+        public_host=HOST,
+        public_port=free_port(),
+        log_level="warning",
+        **providers,
+    )
+
+
+async def run_demo(root: Path, *, task_seconds: float = 3.0) -> int:
+    sandbox_port = free_port()
+    settings = demo_settings(root, sandbox_port, task_seconds)
+    started, stop = asyncio.Event(), asyncio.Event()
+    out = sys.stdout
+    async with asyncio.TaskGroup() as tg:
+        sandbox = tg.create_task(
+            serve_sandbox(SandboxConfig(task_seconds=task_seconds, seed=7), HOST, sandbox_port)
+        )
+        reelay = tg.create_task(serve(settings, started=started, stop=stop))
+        try:
+            await started.wait()
+            api_url = f"http://{HOST}:{settings.api_port}"
+            out.write(
+                f"reelay demo\n  database  {settings.database_url}\n  API       {api_url}\n"
+                f"  sandbox   http://{HOST}:{sandbox_port} (all four providers)\n\n"
+            )
+            async with ApiClient(api_url, None) as client:
+                ids = [(await client.create(body))["id"] for body in PIPELINES]
+                final = await watch(client, ids, out=out)
+            _report(final, out)
+            return 0 if all(p["status"] == "succeeded" for p in final) else 1
+        finally:
+            stop.set()
+            await reelay
+            sandbox.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sandbox
+
+
+def _report(pipelines: list[dict[str, Any]], out: Any) -> None:
+    out.write("\nresults\n")
+    for p in pipelines:
+        out.write(f"  {p['provider']:<9} {p['id']} {p['status']}\n")
+        for step in p["steps"]:
+            where = step["video_url"] or (step["error"] or {}).get("message", "")
+            out.write(f"    step {step['index']} {step['kind']:<8} {where}\n")
+    out.write(
+        "\nThe sandbox's result links live only while this demo runs; "
+        "`reelay status <id>` shows a pipeline again.\n"
+    )

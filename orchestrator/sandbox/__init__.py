@@ -1,0 +1,18 @@
+"""The provider sandbox: apimart, octopusx, apixo and apifree emulated in one ASGI app.
+
+It serves each provider's documented API (paths, validation, envelopes, errors, callbacks with
+their retry schedules) over in-memory tasks whose state follows the clock, hands out result
+links to a small real MP4 that expire like the real ones, and injects faults on demand. reelay
+can thus be developed, demoed and tested with no API key and no network.
+
+    from orchestrator.sandbox import SandboxConfig, run
+    run("127.0.0.1", 9000, SandboxConfig(task_seconds=2))
+
+See ``app`` for the base URLs to give reelay and ``control`` for the ``/_sandbox`` routes.
+"""
+
+from orchestrator.sandbox.app import create_sandbox_app
+from orchestrator.sandbox.config import SandboxConfig
+from orchestrator.sandbox.server import run, serve
+
+__all__ = ["SandboxConfig", "create_sandbox_app", "run", "serve"]
