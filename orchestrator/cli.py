@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -12,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestrator import eventloop
 from orchestrator.client import ApiClient, ApiError
 from orchestrator.progress import pipeline_block, watch
 from orchestrator.settings import ConfigError, load_settings
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from orchestrator.runtime import serve
 
-            asyncio.run(serve(load_settings()))
+            eventloop.run(serve(load_settings()))
         elif args.command == "sandbox":
             from orchestrator.sandbox import SandboxConfig, run
 
@@ -156,9 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo":
             from orchestrator.demo import run_demo
 
-            return asyncio.run(run_demo(Path(args.dir).absolute(), task_seconds=args.task_seconds))
+            return eventloop.run(
+                run_demo(Path(args.dir).absolute(), task_seconds=args.task_seconds)
+            )
         else:
-            return asyncio.run(_client_command(args))
+            return eventloop.run(_client_command(args))
     except (ApiError, ConfigError, UsageError, OSError) as exc:
         print(f"reelay: {exc}", file=sys.stderr)
         return 2

@@ -80,13 +80,14 @@ class Engine:
     async def recover(self) -> int:
         """After a crash: a step left ``submitting`` may have reached the provider. Hold it."""
         now = self._clock()
-        async with self._store.write() as tx:
+        error = StepError(
+            "SUBMIT_INTERRUPTED",
+            "reelay stopped while this submit was in flight; the provider may have created "
+            "a task for it, so it is held instead of being sent again",
+        )
+
+        async def job(tx: Transaction) -> int:
             views = await tx.load(await tx.stuck_submitting())
-            error = StepError(
-                "SUBMIT_INTERRUPTED",
-                "reelay stopped while this submit was in flight; the provider may have created "
-                "a task for it, so it is held instead of being sent again",
-            )
             changes = [
                 (
                     view,
@@ -103,7 +104,9 @@ class Engine:
                 for view in views.values()
             ]
             await self._save(tx, changes, now)
-        return len(changes)
+            return len(changes)
+
+        return await self._store.run(job)
 
     async def run_once(self) -> int:
         """Claim everything due, perform it, record the outcomes. Returns how much was done."""
@@ -156,7 +159,8 @@ class Engine:
         if self._stopping:
             return []
         now = self._clock()
-        async with self._store.write() as tx:
+
+        async def job(tx: Transaction) -> list[Work]:
             in_flight = await tx.in_flight_by_provider()
             submit_keys: list[tuple[str, int]] = []
             poll_keys: list[tuple[str, int]] = []
@@ -186,9 +190,19 @@ class Engine:
             for pid, idx in poll_keys:
                 work.append(PollWork(views[pid].steps[idx]))
             await self._save(tx, list(changes.values()), now)
-        for item in work:
-            self._active[_provider(item)] += 1
-        return work
+            # Counted before the commit so that no other claim can overbook these slots.
+            for item in work:
+                self._active[_provider(item)] += 1
+            counted.extend(work)
+            return work
+
+        counted: list[Work] = []
+        try:
+            return await self._store.run(job)
+        except BaseException:
+            for item in counted:
+                self._active[_provider(item)] -= 1
+            raise
 
     async def _perform(self, item: Work) -> Outcome:
         name = _provider(item)
@@ -225,7 +239,8 @@ class Engine:
 
     async def _record(self, outcomes: Sequence[Outcome]) -> None:
         now = self._clock()
-        async with self._store.write() as tx:
+
+        async def job(tx: Transaction) -> None:
             views = await tx.load({o.key[0] for o in outcomes})
             working = dict(views)
             for outcome in outcomes:
@@ -238,6 +253,8 @@ class Engine:
                 step = outcome_rules.apply(view.steps[idx], outcome, now, ctx)
                 working[pid] = _with_step(view, step)
             await self._save(tx, [(views[pid], after) for pid, after in working.items()], now)
+
+        await self._store.run(job)
 
     async def _save(
         self,

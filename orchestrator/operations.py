@@ -9,7 +9,7 @@ from orchestrator import pipelines as pipeline_rules
 from orchestrator.models import Event, PipelineView, new_pipeline_id
 from orchestrator.plans import PipelineRequest, plan
 from orchestrator.providers.base import Provider
-from orchestrator.store import Store
+from orchestrator.store import Store, Transaction
 
 
 class NotFound(Exception):
@@ -46,7 +46,8 @@ class Operations:
             now=now,
             idempotency_key=idempotency_key,
         )
-        async with self._store.write() as tx:
+
+        async def job(tx: Transaction) -> tuple[PipelineView, bool]:
             if idempotency_key is not None:
                 existing = await tx.by_idempotency_key(idempotency_key)
                 if existing is not None:
@@ -56,8 +57,12 @@ class Operations:
                         )
                     return existing, False
             await tx.save([(None, view)], pipeline_rules.events_between(None, view), now)
-        self._wake()
-        return view, True
+            return view, True
+
+        result = await self._store.run(job)
+        if result[1]:
+            self._wake()
+        return result
 
     async def get(self, pipeline_id: str) -> PipelineView:
         view = await self._store.get(pipeline_id)
@@ -75,7 +80,8 @@ class Operations:
     async def cancel(self, pipeline_id: str) -> PipelineView:
         """Cancel every unfinished step. A finished pipeline cannot be cancelled (409)."""
         now = self._clock()
-        async with self._store.write() as tx:
+
+        async def job(tx: Transaction) -> PipelineView:
             view = (await tx.load([pipeline_id])).get(pipeline_id)
             if view is None:
                 raise NotFound(f"no pipeline {pipeline_id}")
@@ -85,7 +91,9 @@ class Operations:
                 raise Conflict(f"pipeline {pipeline_id} already {view.pipeline.status}")
             after = pipeline_rules.cancel(view, now)
             await tx.save([(view, after)], pipeline_rules.events_between(view, after), now)
-        return after
+            return after
+
+        return await self._store.run(job)
 
     async def events(self, pipeline_id: str, after_seq: int, limit: int) -> list[Event]:
         await self.get(pipeline_id)

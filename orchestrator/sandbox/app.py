@@ -20,10 +20,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from orchestrator.sandbox import apifree, apimart, apixo, control, media, octopusx
 from orchestrator.sandbox.config import SandboxConfig
+from orchestrator.sandbox.guard import DelayedAnswers
 from orchestrator.sandbox.state import SandboxState
 from orchestrator.transport import AiohttpTransport
 
@@ -60,6 +62,6 @@ def create_sandbox_app(
             await stack.enter_async_context(state.callbacks.running(client))
             yield
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(DelayedAnswers)])
     app.state.sandbox = state
     return app

@@ -8,7 +8,6 @@ is accepted. A draw only consumes randomness when its rate is above zero, so wit
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import random
 from collections.abc import Sequence
@@ -21,6 +20,13 @@ from orchestrator.sandbox.tasks import Outcome
 class RequestFault(enum.Enum):
     RATE_LIMITED = 429
     SERVER_ERROR = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDraw:
+    fault: RequestFault | None
+    delay_s: float
+    """How long to hold the answer back after the request was handled (0 = not slow)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +46,15 @@ class FaultInjector:
     def _hit(self, rate: float) -> bool:
         return rate > 0 and self._rng.random() < rate
 
-    async def request(self, config: SandboxConfig) -> RequestFault | None:
-        """Sleep if this request is slow, then say whether it must fail and how."""
-        if self._hit(config.slow_rate):
-            await asyncio.sleep(config.slow_seconds)
+    def request(self, config: SandboxConfig) -> RequestDraw:
+        """Whether this request is slow, and whether it must fail and how."""
+        delay = config.slow_seconds if self._hit(config.slow_rate) else 0.0
+        fault = None
         if self._hit(config.rate_429):
-            return RequestFault.RATE_LIMITED
-        if self._hit(config.rate_5xx):
-            return RequestFault.SERVER_ERROR
-        return None
+            fault = RequestFault.RATE_LIMITED
+        elif self._hit(config.rate_5xx):
+            fault = RequestFault.SERVER_ERROR
+        return RequestDraw(fault, delay)
 
     def server_status(self, statuses: Sequence[int]) -> int:
         """One of the 5xx statuses a provider documents, so adapters meet each of them."""

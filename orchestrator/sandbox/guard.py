@@ -6,14 +6,18 @@ body. Faults apply only where a route asks for them (submit and status, not cont
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.sandbox.faults import RequestFault
 from orchestrator.sandbox.state import SandboxState
+
+DELAY_KEY = "reelay.sandbox.delay_s"
 
 ErrorFactory = Callable[[int, str], Response]
 """Builds a provider's error response from an HTTP status and a message."""
@@ -50,7 +54,11 @@ class Guard:
         """The refusal for a bad key or an injected fault; ``None`` lets the route go on."""
         if not self.authorized(request):
             return self.unauthorized()
-        fault = await self._state.faults.request(self._state.config)
+        draw = self._state.faults.request(self._state.config)
+        if draw.delay_s:
+            # A slow provider still does the work; only its answer is late (see DelayedAnswers).
+            request.scope[DELAY_KEY] = draw.delay_s
+        fault = draw.fault
         if fault is RequestFault.RATE_LIMITED:
             response = self._error(429, _MESSAGES[429])
             response.headers["retry-after"] = str(self._state.config.retry_after_s)
@@ -59,3 +67,26 @@ class Guard:
             status = self._state.faults.server_status(self._server_statuses)
             return self._error(status, _MESSAGES.get(status, _MESSAGES[500]))
         return None
+
+
+class DelayedAnswers:
+    """ASGI middleware holding back the answer of a request the guard marked slow.
+
+    The route has already run (a submit created its task), exactly as with a real provider
+    whose answer arrives after the client gave up: the ambiguous submit reelay must survive.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_late(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope.get(DELAY_KEY):
+                await asyncio.sleep(scope[DELAY_KEY])
+            await send(message)
+
+        await self._app(scope, receive, send_late)

@@ -1,16 +1,21 @@
 """The store: durable pipelines, steps and events, behind one interface for every database.
 
 A backend (SQLite, PostgreSQL) only runs SQL; everything else — which rows change, event
-numbering, batching — is here, written once. All writes happen in ``Store.write()``
-transactions, and every changed pipeline is saved with the events that describe the change.
+numbering, batching — is here, written once.
+
+Every write is a job given to ``Store.run``. Jobs that arrive while a transaction is being
+written are grouped into the next one (group commit), each inside its own savepoint so that one
+failing job rolls back alone; every caller is answered only after the commit. Per-transaction
+cost, not SQL, is what limits a store on these machines (PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from orchestrator.models import Event, EventDraft, Pipeline, PipelineView, Step
 from orchestrator.store import queries as q
@@ -27,6 +32,10 @@ from orchestrator.store.rows import (
 )
 
 _CHUNK = 500
+_MAX_JOBS_PER_COMMIT = 500
+
+T = TypeVar("T")
+Job = Callable[["Transaction"], Awaitable[Any]]
 
 
 class Connection(Protocol):
@@ -178,17 +187,62 @@ class Store:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._jobs: list[tuple[Job, asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def migrate(self) -> None:
         await self._backend.migrate()
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer
         await self._backend.close()
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[Transaction]:
-        async with self._backend.transaction() as conn:
-            yield Transaction(conn)
+    async def run(self, job: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run ``job`` in a write transaction; returns its result once committed.
+
+        A job must only use the transaction it is given: it runs in the writer's task, after
+        and before other jobs of the same transaction.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.append((job, future))
+        if self._writer is None or self._writer.done():
+            # The writer outlives a cancelled caller: other callers' jobs ride on it.
+            self._writer = asyncio.create_task(self._write_all())
+        return await future
+
+    async def _write_all(self) -> None:
+        while self._jobs:
+            batch = self._jobs[:_MAX_JOBS_PER_COMMIT]
+            del self._jobs[:_MAX_JOBS_PER_COMMIT]
+            results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+            try:
+                async with self._backend.transaction() as conn:
+                    tx = Transaction(conn)
+                    for n, (job, future) in enumerate(batch):
+                        await conn.execute(f"SAVEPOINT job{n}")
+                        try:
+                            result = await job(tx)
+                        except Exception as exc:
+                            await conn.execute(f"ROLLBACK TO SAVEPOINT job{n}")
+                            results.append((future, None, exc))
+                        else:
+                            results.append((future, result, None))
+                        await conn.execute(f"RELEASE SAVEPOINT job{n}")
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for future, result, error in results:
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(result)
 
     async def get(self, pipeline_id: str) -> PipelineView | None:
         async with self._backend.reader() as conn:

@@ -1,0 +1,99 @@
+"""Shared pieces of the end-to-end tests: settings pointed at a sandbox, pipeline bodies, waits."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from orchestrator.settings import PROVIDER_NAMES
+from tests.loopback import SANDBOX_PREFIX
+
+FAST_POLLING = {"first_poll_s": 0.05, "poll_interval_s": 0.05, "poll_max_interval_s": 0.2}
+
+
+def provider_overrides(sandbox_url: str, **extra: object) -> dict[str, dict[str, object]]:
+    return {
+        name: {
+            "base_url": sandbox_url + SANDBOX_PREFIX[name],
+            "api_key": "k",
+            **FAST_POLLING,
+            **extra,
+        }
+        for name in PROVIDER_NAMES
+    }
+
+
+def provider_env(sandbox_url: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for name in PROVIDER_NAMES:
+        prefix = f"REELAY_{name.upper()}_"
+        env[prefix + "BASE_URL"] = sandbox_url + SANDBOX_PREFIX[name]
+        env[prefix + "API_KEY"] = "k"
+        for key, value in FAST_POLLING.items():
+            env[prefix + key.upper()] = str(value)
+    return env
+
+
+def chain_body(provider: str, n: int) -> dict[str, Any]:
+    """Generate + 2 extends; on apixo (depth 1) both extends branch from the base."""
+    branch = provider == "apixo"
+    body: dict[str, Any] = {
+        "provider": provider,
+        "prompt": f"{provider} scene {n}",
+        "extends": [
+            {"prompt": f"{provider} scene {n} part 2", **({"from": 0} if branch else {})},
+            {"prompt": f"{provider} scene {n} part 3", **({"from": 0} if branch else {})},
+        ],
+        "metadata": {"n": n},
+    }
+    if provider == "apifree":
+        body["model"] = "veo-3.1-fast"
+    return body
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], *, timeout: float, what: str, every: float = 0.1
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+async def sandbox_tasks(sandbox_url: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(sandbox_url + "/_sandbox/tasks")
+        response.raise_for_status()
+        body = response.json()
+    tasks: list[dict[str, Any]] = body["tasks"] if isinstance(body, dict) else body
+    return tasks
+
+
+def assert_submitted_once(pipelines: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> None:
+    """Every step is one sandbox task, submitted once, extending its parent's task."""
+    by_id = {t["task_id"]: t for t in tasks}
+    expected = sum(len(p["steps"]) for p in pipelines)
+    assert len(tasks) == expected, f"sandbox has {len(tasks)} tasks, pipelines have {expected}"
+    assert all(t["submit_count"] == 1 for t in tasks), "a step was submitted more than once"
+    for p in pipelines:
+        steps = p["steps"]
+        for step in steps:
+            task = by_id[step["provider_task_id"]]
+            parent = (
+                steps[step["parent"]]["provider_task_id"] if step["parent"] is not None else None
+            )
+            assert task["source_task_id"] == parent
+            assert task["prompt"] == step["prompt"]

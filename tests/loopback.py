@@ -1,0 +1,53 @@
+"""Real HTTP servers on loopback for tests: an ASGI app served by uvicorn in this event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from orchestrator.sandbox import SandboxConfig, create_sandbox_app
+
+SANDBOX_PREFIX = {
+    "apimart": "/apimart",
+    "octopusx": "/octopusx",
+    "apixo": "/apixo/api/v1",
+    "apifree": "/apifree",
+}
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: ASGIApp, *, lifespan: str = "on") -> AsyncIterator[str]:
+    """Serve ``app`` on a fresh loopback port; yields its base URL.
+
+    uvicorn binds the port itself: handed a pre-bound socket it leaves Nagle's algorithm on,
+    and every request then waits ~40 ms for a delayed ACK.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan=lifespan
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.005)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def running_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[str]:
+    """The provider sandbox over real HTTP; yields its root URL (add SANDBOX_PREFIX[name])."""
+    async with serve_app(create_sandbox_app(config or SandboxConfig(task_seconds=0))) as url:
+        yield url
