@@ -30,7 +30,7 @@ from orchestrator.work import CallbackUrlFor, Outcome, PollWork, SubmitWork, Wor
 log = logging.getLogger("reelay.engine")
 
 _WRITE_BATCH = 1000
-_POLL_LEASE_MARGIN_S = 30.0
+_POLL_LEASE_MARGIN_S = 5.0
 
 
 class Engine:
@@ -67,6 +67,7 @@ class Engine:
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._submits: set[asyncio.Task[None]] = set()
         self._polls: set[asyncio.Task[None]] = set()
+        self._unanswered_polls: set[tuple[str, int]] = set()
 
     def wake(self) -> None:
         """Look for work now (a pipeline was created, a callback arrived, a slot freed)."""
@@ -131,11 +132,16 @@ class Engine:
                         continue
                     await self._sleep()
             finally:
+                # Polls are read-only: drop them and hand their leases back. Submits are not:
+                # each is answered and recorded before we stop.
                 for task in self._polls:
                     task.cancel()
                 if self._submits:
                     await asyncio.wait(self._submits)
+                if self._polls:
+                    await asyncio.wait(self._polls)
                 self._outcomes.put_nowait(None)
+                await self._release_polls()
 
     def _start(self, tg: asyncio.TaskGroup, item: Work) -> None:
         tasks = self._submits if isinstance(item, SubmitWork) else self._polls
@@ -144,7 +150,21 @@ class Engine:
         task.add_done_callback(tasks.discard)
 
     async def _perform_and_queue(self, item: Work) -> None:
-        self._outcomes.put_nowait(await self._perform(item))
+        if isinstance(item, PollWork):
+            self._unanswered_polls.add(item.step.key)
+        outcome = await self._perform(item)
+        self._unanswered_polls.discard(item.step.key)
+        self._outcomes.put_nowait(outcome)
+
+    async def _release_polls(self) -> None:
+        keys, now = set(self._unanswered_polls), self._clock()
+        self._unanswered_polls.clear()
+        if keys:
+
+            async def job(tx: Transaction) -> None:
+                await tx.release_polls(keys, now)
+
+            await self._store.run(job)
 
     async def _sleep(self) -> None:
         due = await self._store.next_due()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -21,7 +22,9 @@ SANDBOX_PREFIX = {
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: ASGIApp, *, lifespan: str = "on") -> AsyncIterator[str]:
+async def serve_app(
+    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "on"
+) -> AsyncIterator[str]:
     """Serve ``app`` on a fresh loopback port; yields its base URL.
 
     uvicorn binds the port itself: handed a pre-bound socket it leaves Nagle's algorithm on,
@@ -36,7 +39,7 @@ async def serve_app(app: ASGIApp, *, lifespan: str = "on") -> AsyncIterator[str]
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
+        while not server.started:
             if task.done():
                 task.result()
             await asyncio.sleep(0.005)

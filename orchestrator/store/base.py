@@ -116,6 +116,11 @@ class Transaction:
             await self._conn.executemany(q.LEASE_POLL, [(lease_until, p, i) for p, i in keys])
         return keys
 
+    async def release_polls(self, keys: Collection[tuple[str, int]], now: float) -> None:
+        """Polls that were leased but never made are due again now."""
+        if keys:
+            await self._conn.executemany(q.RELEASE_POLL, [(now, p, i) for p, i in keys])
+
     async def in_flight_by_provider(self) -> dict[str, int]:
         rows = await self._conn.fetch(q.IN_FLIGHT_BY_PROVIDER)
         return {r["provider"]: r["n"] for r in rows}

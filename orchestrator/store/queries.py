@@ -45,6 +45,10 @@ DUE_POLLS = """
 """
 # A claimed poll is pushed into the future: the push is the lease, polls are read-only.
 LEASE_POLL = "UPDATE steps SET next_at = ? WHERE pipeline_id = ? AND idx = ?"
+RELEASE_POLL = """
+    UPDATE steps SET next_at = ?
+    WHERE pipeline_id = ? AND idx = ? AND status IN ('submitted', 'running')
+"""
 IN_FLIGHT_BY_PROVIDER = """
     SELECT provider, COUNT(*) AS n FROM steps
     WHERE status IN ('submitting', 'submitted', 'running') GROUP BY provider

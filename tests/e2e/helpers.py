@@ -64,12 +64,12 @@ def free_port() -> int:
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, timeout: float, what: str, every: float = 0.1
+    check: Callable[[], Awaitable[bool]], *, within: float, what: str, every: float = 0.1
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
         await asyncio.sleep(every)
 
 

@@ -51,7 +51,7 @@ async def test_fifty_pipelines_per_provider_all_succeed(tmp_path: Path) -> None:
                             return False
                     return True
 
-                await wait_until(all_finished, timeout=60, what="200 pipelines to finish")
+                await wait_until(all_finished, within=60, what="200 pipelines to finish")
                 pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
             rt.engine.stop()
             await engine

@@ -1,0 +1,95 @@
+"""The CLI: client commands against a served API, and errors as one clear line."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.api import create_api_app
+from orchestrator.cli import main
+from orchestrator.operations import Operations
+from orchestrator.store import open_store
+from tests.e2e.helpers import free_port
+from tests.fakes import FakeProvider
+from tests.loopback import serve_app
+
+
+@pytest.fixture
+def api_url(tmp_path: Path) -> Iterator[str]:
+    """An API on a fake provider, served on loopback from a background thread."""
+    ready = threading.Event()
+    stop = threading.Event()
+    holder: dict[str, str] = {}
+
+    async def serve() -> None:
+        store = await open_store(f"sqlite:///{tmp_path / 'cli.db'}")
+        app = create_api_app(Operations(store, {"fake": FakeProvider()}), store, api_token="tok")
+        async with serve_app(app, lifespan="off") as url:
+            holder["url"] = url
+            ready.set()
+            await asyncio.to_thread(stop.wait)
+        await store.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),))
+    thread.start()
+    ready.wait(10)
+    yield holder["url"]
+    stop.set()
+    thread.join(10)
+
+
+def test_submit_status_list_cancel(
+    api_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """submit prints the id; status, list and cancel show it."""
+    monkeypatch.setenv("REELAY_API_URL", api_url)
+    monkeypatch.setenv("REELAY_API_TOKEN", "tok")
+    assert main(["submit", "--provider", "fake", "--prompt", "a", "--extend", "b"]) == 0
+    pid = capsys.readouterr().out.strip()
+    assert pid.startswith("pl_")
+    assert main(["status", pid]) == 0
+    shown = capsys.readouterr().out
+    assert "step 1 extend" in shown
+    assert main(["list"]) == 0
+    assert pid in capsys.readouterr().out
+    assert main(["cancel", pid]) == 0
+    assert capsys.readouterr().out.strip() == "cancelled"
+
+
+def test_refusal_is_one_line(
+    api_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 422 is printed as one line naming the field, exit code 2, no traceback."""
+    monkeypatch.setenv("REELAY_API_URL", api_url)
+    monkeypatch.setenv("REELAY_API_TOKEN", "tok")
+    code = main(["submit", "--provider", "nope", "--prompt", "a"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "provider" in err
+    assert "Traceback" not in err
+
+
+def test_unreachable_api_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With nothing listening, the error says so and names REELAY_API_URL."""
+    monkeypatch.setenv("REELAY_API_URL", f"http://127.0.0.1:{free_port()}")
+    assert main(["status", "pl_x"]) == 2
+    err = capsys.readouterr().err
+    assert "REELAY_API_URL" in err
+    assert err.count("\n") == 1
+
+
+def test_wrong_token(
+    api_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong token is reported as 401 in one line."""
+    monkeypatch.setenv("REELAY_API_URL", api_url)
+    monkeypatch.setenv("REELAY_API_TOKEN", "wrong")
+    assert main(["list"]) == 2
+    assert "401" in capsys.readouterr().err
