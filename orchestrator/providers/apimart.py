@@ -2,8 +2,8 @@
 
 The ``-official`` models take the full Veo parameter set and 4/6/8 s but cannot be extended;
 the standard models are fixed at 8 s and extend through ``/remix`` with the same model.
-A remix of a source that is not finished answers 404 "Video not found", exactly like an
-unknown source, so it surfaces as ``SourceInvalid``; the engine only extends finished tasks.
+A remix of an unknown or expired source answers 404 "Video not found" (``SourceInvalid``); one
+whose source has not succeeded yet is refused with a 400 we read as ``SourceNotReady``.
 """
 
 from __future__ import annotations
