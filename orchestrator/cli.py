@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator import eventloop
+from orchestrator import eventloop, logs
 from orchestrator.client import ApiClient, ApiError
 from orchestrator.progress import pipeline_block, watch
 from orchestrator.settings import ConfigError, load_settings
@@ -140,14 +139,14 @@ async def _client_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure("warning" if args.command != "sandbox" else "info")
     try:
         if args.command == "serve":
             from orchestrator.runtime import serve
 
-            eventloop.run(serve(load_settings()))
+            settings = load_settings()
+            logs.configure(settings.log_level)
+            eventloop.run(serve(settings))
         elif args.command == "sandbox":
             from orchestrator.sandbox import SandboxConfig, run
 

@@ -82,9 +82,10 @@ def demo_settings(directory: Path, sandbox_port: int, task_seconds: float) -> Se
         name: {
             "base_url": sandbox + SANDBOX_PREFIX[name],
             "api_key": "sandbox",
-            "first_poll_s": task_seconds,
-            "poll_interval_s": 0.5,
-            "poll_max_interval_s": 2.0,
+            # Poll early and often so the live view shows progress, not just the ends.
+            "first_poll_s": task_seconds / 3,
+            "poll_interval_s": task_seconds / 6,
+            "poll_max_interval_s": task_seconds / 2,
         }
         for name in PROVIDER_NAMES
     }
