@@ -89,13 +89,16 @@ def demo_settings(directory: Path, sandbox_port: int, task_seconds: float) -> Se
         }
         for name in PROVIDER_NAMES
     }
+    public_port = free_port()
     return load_settings(
         database_url=f"sqlite:///{directory / 'reelay.db'}",
         data_dir=directory / "data",
         api_host=HOST,
         api_port=free_port(),
         public_host=HOST,
-        public_port=free_port(),
+        public_port=public_port,
+        # The sandbox calls back apixo and apimart tasks here; the others are polled.
+        public_url=f"http://{HOST}:{public_port}",
         log_level="warning",
         **providers,
     )
@@ -116,6 +119,7 @@ async def run_demo(root: Path, *, task_seconds: float = 3.0) -> int:
             api_url = f"http://{HOST}:{settings.api_port}"
             out.write(
                 f"reelay demo\n  database  {settings.database_url}\n  API       {api_url}\n"
+                f"  receiver  {settings.public_url} (apixo and apimart call back here)\n"
                 f"  sandbox   http://{HOST}:{sandbox_port} (all four providers)\n\n"
             )
             async with ApiClient(api_url, None) as client:

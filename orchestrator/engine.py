@@ -25,7 +25,16 @@ from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store, Transaction
-from orchestrator.work import CallbackUrlFor, Outcome, PollWork, SubmitWork, Work, poll, submit
+from orchestrator.work import (
+    CallbackUrlFor,
+    Outcome,
+    PollWork,
+    Submitted,
+    SubmitWork,
+    Work,
+    poll,
+    submit,
+)
 
 log = logging.getLogger("reelay.engine")
 
@@ -208,7 +217,11 @@ class Engine:
                 parent = after.steps[claimed.parent] if claimed.parent is not None else None
                 work.append(SubmitWork(claimed, parent))
             for pid, idx in poll_keys:
-                work.append(PollWork(views[pid].steps[idx]))
+                step = views[pid].steps[idx]
+                trusted = None
+                if not self._settings.callback_confirm and step.callback_mode:
+                    trusted = await tx.latest_terminal_callback(step)
+                work.append(PollWork(step, trusted))
             await self._save(tx, list(changes.values()), now)
             # Counted before the commit so that no other claim can overbook these slots.
             for item in work:
@@ -272,6 +285,7 @@ class Engine:
                 ctx = self._contexts[view.pipeline.provider]
                 step = outcome_rules.apply(view.steps[idx], outcome, now, ctx)
                 working[pid] = _with_step(view, step)
+            await _poll_now_if_called_back(tx, working, outcomes, now)
             await self._save(tx, [(views[pid], after) for pid, after in working.items()], now)
 
         await self._store.run(job)
@@ -293,6 +307,27 @@ class Engine:
             events += pipeline_rules.events_between(before, settled)
         if saved:
             await tx.save(saved, events, now)
+
+
+async def _poll_now_if_called_back(
+    tx: Transaction,
+    working: dict[str, PipelineView],
+    outcomes: Sequence[Outcome],
+    now: float,
+) -> None:
+    """A callback that arrived before its submit was answered is acted on now."""
+    fresh: dict[str, list[Step]] = {}
+    for outcome in outcomes:
+        if isinstance(outcome, Submitted) and outcome.callback_mode:
+            step = working[outcome.key[0]].steps[outcome.key[1]]
+            if step.status is StepStatus.SUBMITTED:
+                fresh.setdefault(step.provider, []).append(step)
+    for provider, steps in fresh.items():
+        called = await tx.tasks_with_callbacks(provider, [s.provider_task_id or "" for s in steps])
+        for step in steps:
+            if step.provider_task_id in called:
+                view = working[step.pipeline_id]
+                working[step.pipeline_id] = _with_step(view, replace(step, next_at=now))
 
 
 def _with_step(view: PipelineView, step: Step) -> PipelineView:

@@ -53,7 +53,9 @@ class Context:
 def apply(step: Step, outcome: Outcome, now: float, ctx: Context) -> Step:
     match outcome:
         case Submitted(task_id=task_id, callback_mode=callback_mode):
-            first = schedule.first_poll_at(now, ctx.settings, ctx.capabilities, ctx.rng)
+            first = schedule.first_poll_at(
+                now, ctx.settings, ctx.capabilities, ctx.rng, callback_mode=callback_mode
+            )
             return step_rules.submitted(step, task_id, now, first, callback_mode)
         case SubmitFailed(error=error):
             return _submit_failed(step, error, now, ctx)

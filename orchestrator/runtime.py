@@ -19,12 +19,18 @@ from starlette.applications import Starlette
 
 from orchestrator.api import create_api_app
 from orchestrator.engine import Engine
+from orchestrator.inbox import CallbackInbox
+from orchestrator.models import Step
 from orchestrator.operations import Operations
 from orchestrator.providers.base import Provider
 from orchestrator.providers.registry import build_providers
+from orchestrator.secrets import signing_secrets
 from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
+from orchestrator.work import CallbackUrlFor
+from receiver import redact
 from receiver.app import create_receiver_app
+from receiver.tokens import CallbackTarget, CallbackTokens, callback_url
 
 log = logging.getLogger("reelay")
 
@@ -38,6 +44,20 @@ class Runtime:
     operations: Operations
     api_app: Starlette
     public_app: Starlette
+    tokens: CallbackTokens
+
+
+def _callback_urls(public_url: str | None, tokens: CallbackTokens) -> CallbackUrlFor | None:
+    """Callback mode is on when providers can reach us: REELAY_PUBLIC_URL is set."""
+    if public_url is None:
+        return None
+
+    def url_for(step: Step) -> str:
+        return callback_url(
+            public_url, CallbackTarget(step.pipeline_id, step.index, step.provider), tokens
+        )
+
+    return url_for
 
 
 @contextlib.asynccontextmanager
@@ -50,9 +70,22 @@ async def open_runtime(
     clients: list[httpx.AsyncClient] = []
     if providers is None:
         providers, clients = build_providers(settings)
+    redact.install()
     store = await open_store(settings.database_url)
+    inbox: CallbackInbox | None = None
     try:
-        engine = Engine(store, providers, settings, clock=clock)
+        tokens = CallbackTokens(
+            await signing_secrets(store, settings), max_age_s=settings.callback_token_max_age_s
+        )
+        engine = Engine(
+            store,
+            providers,
+            settings,
+            clock=clock,
+            callback_url_for=_callback_urls(settings.public_url, tokens),
+        )
+        inbox = CallbackInbox(store, wake=engine.wake, clock=clock)
+        parsers = {n: p.parse_callback for n, p in providers.items() if p.capabilities.callbacks}
         operations = Operations(store, providers, wake=engine.wake, clock=clock)
         token = settings.api_token.get_secret_value() if settings.api_token else None
         yield Runtime(
@@ -62,9 +95,12 @@ async def open_runtime(
             engine=engine,
             operations=operations,
             api_app=create_api_app(operations, store, api_token=token),
-            public_app=create_receiver_app(),
+            public_app=create_receiver_app(inbox, tokens, parsers),
+            tokens=tokens,
         )
     finally:
+        if inbox is not None:
+            await inbox.close()
         await store.close()
         for client in clients:
             await client.aclose()

@@ -17,13 +17,24 @@ def jittered(seconds: float, rng: random.Random) -> float:
     return seconds * rng.uniform(1 - _JITTER, 1 + _JITTER)
 
 
+CALLBACK_MODE_POLL_FACTOR = 2.0
+"""With a callback expected, the first poll only reconciles a late or lost one."""
+
+
 def first_poll_at(
-    now: float, settings: ProviderSettings, caps: Capabilities, rng: random.Random
+    now: float,
+    settings: ProviderSettings,
+    caps: Capabilities,
+    rng: random.Random,
+    *,
+    callback_mode: bool = False,
 ) -> float:
     """Near the provider's typical completion time, not before."""
     delay = (
         settings.first_poll_s if settings.first_poll_s is not None else caps.typical_task_seconds
     )
+    if callback_mode:
+        delay *= CALLBACK_MODE_POLL_FACTOR
     return now + delay * rng.uniform(1.0, 1 + _JITTER)
 
 

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     signing_secret: SecretStr | None = Field(
         default=None, description="Callback-token secret(s), comma-separated, newest first"
     )
+    callback_token_max_age_s: int = Field(
+        default=7 * 24 * 3600, gt=0, description="How long a callback URL stays valid"
+    )
+    callback_confirm: bool = Field(
+        default=True,
+        description="Confirm a callback's state through the provider's status API before acting",
+    )
     engine_tick_s: float = Field(
         default=1.0, gt=0, description="Longest the engine sleeps when nothing wakes it"
     )
@@ -74,6 +81,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            raise ValueError(f"REELAY_PUBLIC_URL must be an http(s) URL, got {self.public_url!r}")
         if not self.api_token and not _is_loopback(self.api_host):
             raise ValueError(
                 f"REELAY_API_TOKEN is required when REELAY_API_HOST ({self.api_host}) "

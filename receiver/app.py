@@ -1,16 +1,93 @@
-"""The public receiver: the only listener exposed to the internet."""
+"""The public receiver: the only listener exposed to the internet.
+
+It serves provider callbacks and ``GET /healthz``, nothing else. A callback is accepted only
+on a URL reelay minted (a signed token naming the step and provider), is parsed by that
+provider's adapter, recorded durably once, and acknowledged; acting on it is the engine's job.
+Every byte is treated as hostile: the token is checked before the body is read, the body is
+capped, and errors say nothing about whether a task exists.
+"""
 
 from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from orchestrator.providers.base import TaskStatus
+from orchestrator.providers.errors import ProviderResponseError
+from receiver.body import BadContentLength, BodyTooLarge, read_capped
+from receiver.inbox import Callback, Inbox, Verdict
+from receiver.tokens import CallbackTokens, InvalidToken
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+log = logging.getLogger("reelay.receiver")
+
+MAX_BODY = 64 * 1024
+
+Parser = Callable[[bytes], TaskStatus]
 
 
-def create_receiver_app() -> Starlette:
-    return Starlette(routes=[Route("/healthz", healthz, methods=["GET"])])
+def _answer(status: int, message: str) -> Response:
+    return JSONResponse({"ok": status < 300, "message": message}, status_code=status)
+
+
+def create_receiver_app(
+    inbox: Inbox | None = None,
+    tokens: CallbackTokens | None = None,
+    parsers: Mapping[str, Parser] | None = None,
+    *,
+    on_reject: Callable[[str, str], None] = lambda provider, reason: None,
+) -> Starlette:
+    """Without an inbox and tokens (callbacks not configured) only ``/healthz`` is served."""
+    parsers = dict(parsers or {})
+
+    def reject(provider: str, reason: str, status: int, message: str) -> Response:
+        on_reject(provider, reason)
+        log.info("callback refused: provider=%s reason=%s", provider, reason)
+        return _answer(status, message)
+
+    async def callback(request: Request) -> Response:
+        provider = request.path_params["provider"]
+        parse = parsers.get(provider)
+        if inbox is None or tokens is None or parse is None:
+            return reject(provider, "unknown_provider", 404, "not found")
+        try:
+            target = tokens.verify(request.path_params["token"], provider)
+        except InvalidToken:
+            return reject(provider, "bad_token", 401, "invalid callback URL")
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return reject(provider, "content_type", 415, "expected application/json")
+        try:
+            body = await read_capped(request, MAX_BODY)
+        except BodyTooLarge:
+            return reject(provider, "too_large", 413, f"body larger than {MAX_BODY} bytes")
+        except BadContentLength:
+            return reject(provider, "bad_request", 400, "invalid Content-Length")
+        try:
+            json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return reject(provider, "not_json", 400, "body is not JSON")
+        try:
+            status = parse(body)
+        except ProviderResponseError:
+            return reject(provider, "unreadable", 400, "not a callback body")
+        verdict = await inbox.record(Callback(target, status, body))
+        if verdict is Verdict.MISMATCH:
+            return reject(provider, "task_mismatch", 400, "callback does not match its URL")
+        return _answer(200, "recorded")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/callbacks/{provider}/{token}", callback, methods=["POST"]),
+        # apimart appends /callback to the URL it is given.
+        Route("/callbacks/{provider}/{token}/callback", callback, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)

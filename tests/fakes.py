@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 
 from orchestrator.providers.base import (
@@ -113,4 +114,9 @@ class FakeProvider:
         return self.status_of(fake)
 
     def parse_callback(self, body: bytes) -> TaskStatus:
-        raise ProviderResponseError("fake has no callbacks", provider=self.name)
+        """Callbacks of the fake look like {"task_id": ..., "state": ...}."""
+        try:
+            data = json.loads(body)
+            return TaskStatus(data["task_id"], TaskState(data["state"]), data["state"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProviderResponseError(f"not a fake callback: {exc}", provider=self.name) from exc

@@ -23,16 +23,17 @@ SANDBOX_PREFIX = {
 
 @contextlib.asynccontextmanager
 async def serve_app(
-    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "on"
+    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "on", port: int | None = None
 ) -> AsyncIterator[str]:
     """Serve ``app`` on a fresh loopback port; yields its base URL.
 
     uvicorn binds the port itself: handed a pre-bound socket it leaves Nagle's algorithm on,
     and every request then waits ~40 ms for a delayed ACK.
     """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    if port is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan=lifespan
     )

@@ -121,6 +121,66 @@ class Transaction:
         if keys:
             await self._conn.executemany(q.RELEASE_POLL, [(now, p, i) for p, i in keys])
 
+    async def step_tasks(
+        self, keys: Collection[tuple[str, int]]
+    ) -> dict[tuple[str, int], str | None]:
+        """The provider task id of each existing step among ``keys`` (None: not yet known)."""
+        found: dict[tuple[str, int], str | None] = {}
+        ids = sorted({p for p, _ in keys})
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            sql = q.STEP_TASKS_OF.format(ids=", ".join("?" * len(chunk)))
+            for row in await self._conn.fetch(sql, chunk):
+                key = (row["pipeline_id"], row["idx"])
+                if key in keys:
+                    found[key] = row["provider_task_id"]
+        return found
+
+    async def owners_of_tasks(
+        self, provider: str, task_ids: Collection[str]
+    ) -> dict[str, tuple[str, int]]:
+        """Which step owns each of these provider task ids, for those that are known."""
+        ids = sorted(set(task_ids))
+        owners: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            sql = q.OWNERS_OF_TASKS.format(ids=", ".join("?" * len(chunk)))
+            for row in await self._conn.fetch(sql, (provider, *chunk)):
+                owners[row["provider_task_id"]] = (row["pipeline_id"], row["idx"])
+        return owners
+
+    async def insert_callbacks(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """(provider, task_id, state, pipeline_id, step_idx, body, received_at) rows."""
+        if rows:
+            await self._conn.executemany(q.INSERT_CALLBACK, rows)
+
+    async def hint_steps(self, hints: Collection[tuple[str, int, str]], now: float) -> None:
+        """Poll these (pipeline_id, idx, task_id) steps now, if they are still in flight."""
+        if hints:
+            await self._conn.executemany(q.HINT_STEP, [(now, p, i, t, now) for p, i, t in hints])
+
+    async def tasks_with_callbacks(self, provider: str, task_ids: Collection[str]) -> set[str]:
+        ids = sorted(set(task_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            sql = q.CALLBACKS_OF_TASKS.format(ids=", ".join("?" * len(chunk)))
+            found |= {r["task_id"] for r in await self._conn.fetch(sql, (provider, *chunk))}
+        return found
+
+    async def latest_terminal_callback(self, step: Step) -> str | None:
+        rows = await self._conn.fetch(
+            q.LATEST_TERMINAL_CALLBACK,
+            (step.pipeline_id, step.index, step.provider, step.provider_task_id),
+        )
+        return str(rows[0]["body"]) if rows else None
+
+    async def secret(self, name: str, candidate: str, now: float) -> str:
+        """The stored secret ``name``; ``candidate`` becomes it if none exists yet."""
+        await self._conn.execute(q.INSERT_STORED_VALUE, (name, candidate, now))
+        value = await self._conn.fetchval(q.SELECT_STORED_VALUE, (name,))
+        return str(value)
+
     async def in_flight_by_provider(self) -> dict[str, int]:
         rows = await self._conn.fetch(q.IN_FLIGHT_BY_PROVIDER)
         return {r["provider"]: r["n"] for r in rows}

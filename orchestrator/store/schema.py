@@ -89,9 +89,35 @@ def _events_v1(dialect: Dialect) -> list[str]:
     ]
 
 
+def _callbacks_v2(dialect: Dialect) -> list[str]:
+    return [
+        f"""
+        CREATE TABLE callbacks (
+            {_EVENTS[dialect]},
+            provider TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            pipeline_id TEXT NOT NULL,
+            step_idx INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            received_at DOUBLE PRECISION NOT NULL,
+            UNIQUE (provider, task_id, state)
+        )
+        """,
+        "CREATE INDEX callbacks_by_step ON callbacks (pipeline_id, step_idx)",
+        """
+        CREATE TABLE secrets (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL
+        )
+        """,
+    ]
+
+
 def migrations(dialect: Dialect) -> list[list[str]]:
     """Migration N (1-based) is ``migrations(d)[N - 1]``: statements run in one transaction."""
-    return [_COMMON_V1 + _events_v1(dialect)]
+    return [_COMMON_V1 + _events_v1(dialect), _callbacks_v2(dialect)]
 
 
 BOOKKEEPING = """

@@ -1,0 +1,35 @@
+"""Secrets reelay needs even when none is configured: generated once, kept in the database.
+
+Kept with reelay's data (not in a local file) so that every replica on one database shares
+them and callback URLs stay valid across restarts.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from orchestrator.settings import Settings
+from orchestrator.store import Store, Transaction
+
+SIGNING_SECRET = "callback_signing_secret"  # noqa: S105 - the secret's name, not a secret
+
+
+async def stored_secret(store: Store, name: str) -> str:
+    candidate = secrets.token_urlsafe(32)
+    now = time.time()
+
+    async def job(tx: Transaction) -> str:
+        return await tx.secret(name, candidate, now)
+
+    return await store.run(job)
+
+
+async def signing_secrets(store: Store, settings: Settings) -> list[str]:
+    """Newest first: ``REELAY_SIGNING_SECRET`` (comma-separated) or the generated one."""
+    if settings.signing_secret is not None:
+        configured = [s.strip() for s in settings.signing_secret.get_secret_value().split(",")]
+        configured = [s for s in configured if s]
+        if configured:
+            return configured
+    return [await stored_secret(store, SIGNING_SECRET)]

@@ -1,0 +1,30 @@
+"""What the receiver hands over once a callback is verified: the contract with the orchestrator."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from orchestrator.providers.base import TaskStatus
+from receiver.tokens import CallbackTarget
+
+
+class Verdict(enum.Enum):
+    RECORDED = "recorded"
+    """Durably recorded (or a duplicate of a recorded one): acknowledge."""
+    MISMATCH = "mismatch"
+    """The body names another task than the one the token's step owns: refuse."""
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    target: CallbackTarget
+    status: TaskStatus
+    body: bytes
+
+
+class Inbox(Protocol):
+    async def record(self, callback: Callback) -> Verdict:
+        """Record durably and idempotently; return only once committed."""
+        ...
