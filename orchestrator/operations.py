@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable, Mapping
 
 from orchestrator import pipelines as pipeline_rules
-from orchestrator.models import Event, PipelineView, new_pipeline_id
-from orchestrator.plans import PipelineRequest, plan
+from orchestrator.models import Event, PipelineStatus, PipelineView, new_pipeline_id
+from orchestrator.plans import ExtendSpec, PipelineRequest, plan, plan_extend
 from orchestrator.providers.base import Provider
 from orchestrator.store import Store, Transaction
 
@@ -94,6 +94,28 @@ class Operations:
             return after
 
         return await self._store.run(job)
+
+    async def add_extend(self, pipeline_id: str, ext: ExtendSpec) -> PipelineView:
+        """Append an extend step; a succeeded pipeline runs again until it is done."""
+        now = self._clock()
+
+        async def job(tx: Transaction) -> PipelineView:
+            view = (await tx.load([pipeline_id])).get(pipeline_id)
+            if view is None:
+                raise NotFound(f"no pipeline {pipeline_id}")
+            if view.pipeline.status in (PipelineStatus.CANCELLED, PipelineStatus.FAILED):
+                raise Conflict(
+                    f"pipeline {pipeline_id} {view.pipeline.status}; it cannot be extended"
+                )
+            step = plan_extend(view, ext, self._providers[view.pipeline.provider], now)
+            grown = PipelineView(view.pipeline, (*view.steps, step))
+            after = pipeline_rules.settle(grown, now)
+            await tx.save([(view, after)], pipeline_rules.events_between(view, after), now)
+            return after
+
+        view = await self._store.run(job)
+        self._wake()
+        return view
 
     async def events(self, pipeline_id: str, after_seq: int, limit: int) -> list[Event]:
         await self.get(pipeline_id)

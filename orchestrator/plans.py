@@ -62,6 +62,34 @@ class PlanRejected(Exception):
         self.problems = problems
 
 
+def check_extend(
+    provider: Provider, base_model: str, ext: ExtendSpec, depth: int, *, field: str
+) -> tuple[str, list[FieldProblem]]:
+    """The extend model for ``ext`` at ``depth``, and every reason it cannot run."""
+    problems: list[FieldProblem] = []
+    limit = provider.capabilities.max_extend_depth
+    if depth > limit:
+        problems.append(
+            FieldProblem(
+                field,
+                f"extend depth {depth} exceeds {provider.name}'s limit of {limit}"
+                + (" (branch from step 0 instead)" if limit == 1 else ""),
+            )
+        )
+    model = ""
+    if base_model:
+        try:
+            model = provider.extend_model(base_model, ext.model)
+        except InvalidRequest as exc:
+            problems.append(FieldProblem(f"{field}.model", exc.message))
+    if model:
+        problems += [
+            FieldProblem(f"{field}.params.{p.field}", p.message)
+            for p in provider.check_params("extend", model, ext.params)
+        ]
+    return model, problems
+
+
 def plan(
     request: PipelineRequest,
     providers: Mapping[str, Provider],
@@ -102,29 +130,10 @@ def plan(
             parent = index - 1
         links.append((index, parent))
     depths = depth(links)
-    limit = provider.capabilities.max_extend_depth
     models: list[str] = [base_model]
     for i, ext in enumerate(request.extends):
-        index = i + 1
-        if depths[index] > limit:
-            problems.append(
-                FieldProblem(
-                    f"extends[{i}]",
-                    f"extend depth {depths[index]} exceeds {provider.name}'s limit of {limit}"
-                    + (" (branch from step 0 instead)" if limit == 1 else ""),
-                )
-            )
-        model = ""
-        if base_model:
-            try:
-                model = provider.extend_model(base_model, ext.model)
-            except InvalidRequest as exc:
-                problems.append(FieldProblem(f"extends[{i}].model", exc.message))
-        if model:
-            problems += [
-                FieldProblem(f"extends[{i}].params.{p.field}", p.message)
-                for p in provider.check_params("extend", model, ext.params)
-            ]
+        model, found = check_extend(provider, base_model, ext, depths[i + 1], field=f"extends[{i}]")
+        problems += found
         models.append(model)
     if problems:
         raise PlanRejected(problems)
@@ -175,3 +184,56 @@ def plan(
             )
         )
     return PipelineView(pipeline, tuple(steps))
+
+
+def plan_extend(view: PipelineView, ext: ExtendSpec, provider: Provider, now: float) -> Step:
+    """The new step that extends an existing pipeline, or ``PlanRejected`` naming the field."""
+    steps = view.steps
+    parent = len(steps) - 1 if ext.from_ is None else ext.from_
+    if not 0 <= parent < len(steps):
+        raise PlanRejected(
+            [FieldProblem("from", f"no step {parent}; steps are 0..{len(steps) - 1}")]
+        )
+    source = steps[parent]
+    if source.status in (StepStatus.FAILED, StepStatus.CANCELLED):
+        raise PlanRejected(
+            [FieldProblem("from", f"step {parent} {source.status}; it cannot be extended")]
+        )
+    if source.status is StepStatus.SUCCEEDED and (
+        source.urls_expire_at is not None and source.urls_expire_at <= now
+    ):
+        raise PlanRejected(
+            [
+                FieldProblem(
+                    "from",
+                    f"step {parent}'s video expired; {provider.name} can no longer extend it",
+                )
+            ]
+        )
+    depths = depth([(s.index, s.parent) for s in steps])
+    model, problems = check_extend(
+        provider, steps[0].model, ext, depths[parent] + 1, field="extend"
+    )
+    if problems:
+        raise PlanRejected(
+            [
+                FieldProblem(
+                    "from" if p.field == "extend" else p.field.removeprefix("extend."), p.message
+                )
+                for p in problems
+            ]
+        )
+    return Step(
+        pipeline_id=view.pipeline.id,
+        index=len(steps),
+        provider=view.pipeline.provider,
+        kind="extend",
+        parent=parent,
+        prompt=ext.prompt,
+        model=model,
+        params=ext.params,
+        provider_options=ext.provider_options,
+        status=StepStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )

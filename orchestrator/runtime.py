@@ -24,9 +24,12 @@ from orchestrator.models import Step
 from orchestrator.operations import Operations
 from orchestrator.providers.base import Provider
 from orchestrator.providers.registry import build_providers
-from orchestrator.secrets import signing_secrets
+from orchestrator.secrets import signing_secrets, webhook_secrets
 from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
+from orchestrator.webhooks.delivery import Deliverer
+from orchestrator.webhooks.endpoints import WebhookOperations
+from orchestrator.webhooks.ssrf import WebhookSender
 from orchestrator.work import CallbackUrlFor
 from receiver import redact
 from receiver.app import create_receiver_app
@@ -45,6 +48,8 @@ class Runtime:
     api_app: Starlette
     public_app: Starlette
     tokens: CallbackTokens
+    deliverer: Deliverer
+    webhooks: WebhookOperations
 
 
 def _callback_urls(public_url: str | None, tokens: CallbackTokens) -> CallbackUrlFor | None:
@@ -73,6 +78,9 @@ async def open_runtime(
     redact.install()
     store = await open_store(settings.database_url)
     inbox: CallbackInbox | None = None
+    sender = WebhookSender(
+        allow_private=settings.webhook_allow_private, timeout_s=settings.webhook_timeout_s
+    )
     try:
         tokens = CallbackTokens(
             await signing_secrets(store, settings), max_age_s=settings.callback_token_max_age_s
@@ -87,6 +95,18 @@ async def open_runtime(
         inbox = CallbackInbox(store, wake=engine.wake, clock=clock)
         parsers = {n: p.parse_callback for n, p in providers.items() if p.capabilities.callbacks}
         operations = Operations(store, providers, wake=engine.wake, clock=clock)
+        hook_secrets = await webhook_secrets(store, settings)
+        deliverer = Deliverer(
+            store,
+            sender,
+            hook_secrets,
+            clock=clock,
+            concurrency=settings.webhook_concurrency,
+            timeout_s=settings.webhook_timeout_s,
+            tick_s=settings.engine_tick_s,
+        )
+        store.add_commit_listener(deliverer.wake)
+        webhooks = WebhookOperations(store, wake=deliverer.wake, clock=clock)
         token = settings.api_token.get_secret_value() if settings.api_token else None
         yield Runtime(
             settings=settings,
@@ -94,13 +114,22 @@ async def open_runtime(
             providers=providers,
             engine=engine,
             operations=operations,
-            api_app=create_api_app(operations, store, api_token=token),
+            api_app=create_api_app(
+                operations,
+                store,
+                api_token=token,
+                webhooks=webhooks,
+                webhook_secrets=hook_secrets,
+            ),
             public_app=create_receiver_app(inbox, tokens, parsers),
             tokens=tokens,
+            deliverer=deliverer,
+            webhooks=webhooks,
         )
     finally:
         if inbox is not None:
             await inbox.close()
+        await sender.aclose()
         await store.close()
         for client in clients:
             await client.aclose()
@@ -153,10 +182,12 @@ async def serve(
             await stop.wait()
             log.info("stopping: finishing submits in flight")
             rt.engine.stop()
+            rt.deliverer.stop()
             api.should_exit = public.should_exit = True
 
         async with asyncio.TaskGroup() as tg:
             tg.create_task(rt.engine.run())
+            tg.create_task(rt.deliverer.run())
             tg.create_task(api.serve())
             tg.create_task(public.serve())
             tg.create_task(stopper())

@@ -11,12 +11,14 @@ import time
 
 from orchestrator.settings import Settings
 from orchestrator.store import Store, Transaction
+from orchestrator.webhooks.signing import decode_secret, new_secret
 
 SIGNING_SECRET = "callback_signing_secret"  # noqa: S105 - the secret's name, not a secret
+WEBHOOK_SECRET = "webhook_secret"  # noqa: S105
 
 
-async def stored_secret(store: Store, name: str) -> str:
-    candidate = secrets.token_urlsafe(32)
+async def stored_secret(store: Store, name: str, candidate: str | None = None) -> str:
+    candidate = candidate or secrets.token_urlsafe(32)
     now = time.time()
 
     async def job(tx: Transaction) -> str:
@@ -33,3 +35,16 @@ async def signing_secrets(store: Store, settings: Settings) -> list[str]:
         if configured:
             return configured
     return [await stored_secret(store, SIGNING_SECRET)]
+
+
+async def webhook_secrets(store: Store, settings: Settings) -> list[str]:
+    """Newest first: ``REELAY_WEBHOOK_SECRET`` (comma-separated ``whsec_`` values) or the
+    generated one. Every listed secret signs, so receivers can rotate without a gap."""
+    if settings.webhook_secret is not None:
+        configured = [s.strip() for s in settings.webhook_secret.get_secret_value().split(",")]
+        configured = [s for s in configured if s]
+        for value in configured:
+            decode_secret(value)
+        if configured:
+            return configured
+    return [await stored_secret(store, WEBHOOK_SECRET, new_secret())]

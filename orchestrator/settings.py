@@ -66,6 +66,16 @@ class Settings(BaseSettings):
         default=True,
         description="Confirm a callback's state through the provider's status API before acting",
     )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="whsec_ secret(s) signing calls to pipelines' webhook_url, newest first",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook destinations on loopback/private addresses (local use only)",
+    )
+    webhook_timeout_s: float = Field(default=15.0, gt=0, description="Per-delivery timeout")
+    webhook_concurrency: int = Field(default=64, ge=1, description="Deliveries in flight")
     engine_tick_s: float = Field(
         default=1.0, gt=0, description="Longest the engine sleeps when nothing wakes it"
     )

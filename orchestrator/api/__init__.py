@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from orchestrator.api import routes
+from orchestrator.api import routes, webhook_routes
 from orchestrator.api.errors import HANDLERS
 from orchestrator.api.openapi import build_openapi
+from orchestrator.api.stream import stream_events
 from orchestrator.operations import Operations
 from orchestrator.store import Store
+from orchestrator.webhooks.endpoints import WebhookOperations
 
 __all__ = ["create_api_app"]
 
 
-def create_api_app(operations: Operations, store: Store, *, api_token: str | None) -> Starlette:
+def create_api_app(
+    operations: Operations,
+    store: Store,
+    *,
+    api_token: str | None,
+    webhooks: WebhookOperations | None = None,
+    webhook_secrets: Sequence[str] = (),
+) -> Starlette:
+    w = webhook_routes
     app = Starlette(
         routes=[
             Route("/v1/pipelines", routes.create_pipeline, methods=["POST"]),
@@ -24,6 +35,27 @@ def create_api_app(operations: Operations, store: Store, *, api_token: str | Non
             Route("/v1/pipelines/{pipeline_id}", routes.get_pipeline, methods=["GET"]),
             Route("/v1/pipelines/{pipeline_id}/cancel", routes.cancel_pipeline, methods=["POST"]),
             Route("/v1/pipelines/{pipeline_id}/events", routes.list_events, methods=["GET"]),
+            Route("/v1/pipelines/{pipeline_id}/extends", routes.add_extend, methods=["POST"]),
+            Route("/v1/events/stream", stream_events, methods=["GET"]),
+            Route("/v1/webhook-endpoints", w.create_endpoint, methods=["POST"]),
+            Route("/v1/webhook-endpoints", w.list_endpoints, methods=["GET"]),
+            Route("/v1/webhook-endpoints/{endpoint_id}", w.get_endpoint, methods=["GET"]),
+            Route("/v1/webhook-endpoints/{endpoint_id}", w.update_endpoint, methods=["PATCH"]),
+            Route("/v1/webhook-endpoints/{endpoint_id}", w.delete_endpoint, methods=["DELETE"]),
+            Route(
+                "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+                w.rotate_secret,
+                methods=["POST"],
+            ),
+            Route("/v1/webhook-messages", w.list_messages, methods=["GET"]),
+            Route("/v1/webhook-messages/redeliver", w.redeliver_failed, methods=["POST"]),
+            Route("/v1/webhook-messages/{message_id}", w.get_message, methods=["GET"]),
+            Route(
+                "/v1/webhook-messages/{message_id}/redeliver",
+                w.redeliver_message,
+                methods=["POST"],
+            ),
+            Route("/v1/webhook-secret", w.webhook_secret, methods=["GET"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
             Route("/readyz", routes.readyz, methods=["GET"]),
             Route("/openapi.json", routes.openapi, methods=["GET"]),
@@ -31,6 +63,8 @@ def create_api_app(operations: Operations, store: Store, *, api_token: str | Non
         exception_handlers=dict[Any, Any](HANDLERS),
     )
     app.state.operations = operations
+    app.state.webhooks = webhooks or WebhookOperations(store, wake=lambda: None)
+    app.state.webhook_secrets = tuple(webhook_secrets)
     app.state.store = store
     app.state.api_token = api_token
     app.state.openapi = build_openapi()

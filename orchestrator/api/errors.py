@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from orchestrator.api.schemas import FieldErrorOut, ProblemEnvelope, ProblemOut
 from orchestrator.operations import Conflict, NotFound
 from orchestrator.plans import PlanRejected
+from orchestrator.webhooks.endpoints import InvalidEndpoint
 
 
 class BadRequest(Exception):
@@ -75,7 +76,14 @@ async def handle_unauthorized(request: Request, exc: Exception) -> Response:
     return problem(401, "unauthorized", str(exc) or "missing or invalid bearer token")
 
 
+async def handle_invalid_endpoint(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidEndpoint)
+    fields = [FieldErrorOut(field=exc.field, message=str(exc))]
+    return problem(422, "invalid_request", f"{exc.field}: {exc}", fields)
+
+
 HANDLERS = {
+    InvalidEndpoint: handle_invalid_endpoint,
     ValidationError: handle_validation,
     PlanRejected: handle_plan,
     BadRequest: handle_bad_request,

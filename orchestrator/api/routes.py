@@ -20,7 +20,7 @@ from orchestrator.api.schemas import (
 )
 from orchestrator.models import PipelineStatus
 from orchestrator.operations import Operations
-from orchestrator.plans import PipelineRequest
+from orchestrator.plans import ExtendSpec, PipelineRequest
 
 MAX_BODY = 1 << 20
 
@@ -105,6 +105,13 @@ async def cancel_pipeline(request: Request) -> Response:
     check_token(request)
     view = await ops(request).cancel(request.path_params["pipeline_id"])
     return _json(pipeline_out(view))
+
+
+async def add_extend(request: Request) -> Response:
+    check_token(request)
+    body = ExtendSpec.model_validate(await read_json(request))
+    view = await ops(request).add_extend(request.path_params["pipeline_id"], body)
+    return _json(pipeline_out(view), 201)
 
 
 async def list_events(request: Request) -> Response:

@@ -30,6 +30,8 @@ from orchestrator.store.rows import (
     step_update_values,
     step_values,
 )
+from orchestrator.store.webhook_tx import WebhookReads, WebhookWrites
+from orchestrator.webhooks.outbox import messages_for
 
 _CHUNK = 500
 _MAX_JOBS_PER_COMMIT = 500
@@ -68,11 +70,12 @@ class DuplicateKey(Exception):
     """An idempotency key is already taken (raised inside the transaction that tried)."""
 
 
-class Transaction:
+class Transaction(WebhookWrites):
     """Reads and writes inside one database transaction."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._enabled_endpoints = None
 
     async def load(self, pipeline_ids: Collection[str]) -> dict[str, PipelineView]:
         """Pipelines with their steps, locked for this transaction where the database can."""
@@ -219,12 +222,16 @@ class Transaction:
             if before is None:
                 new_pipelines.append(after.pipeline)
         event_rows: list[tuple[Any, ...]] = []
+        numbered: list[Event] = []
         for draft in events:
             pipeline = pipelines[draft.pipeline_id]
             seq = pipeline.event_seq + 1
             pipelines[draft.pipeline_id] = replace(pipeline, event_seq=seq)
             event_rows.append(
                 (draft.pipeline_id, seq, draft.type, draft.step, event_data(draft.data), now)
+            )
+            numbered.append(
+                Event(0, draft.pipeline_id, seq, draft.type, draft.step, draft.data, now)
             )
         created = {p.id for p in new_pipelines}
         if new_pipelines:
@@ -244,16 +251,20 @@ class Transaction:
             )
         if event_rows:
             await self._conn.executemany(q.INSERT_EVENT, event_rows)
+            # The outbox is written in the events' own transaction: no event without its messages.
+            endpoints = await self.enabled_endpoints()
+            await self.insert_messages(messages_for(numbered, pipelines, endpoints, now))
         return len(event_rows)
 
 
-class Store:
+class Store(WebhookReads):
     """Everything the engine and the API persist."""
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self._jobs: list[tuple[Job, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[], None]] = []
 
     async def migrate(self) -> None:
         await self._backend.migrate()
@@ -301,6 +312,8 @@ class Store:
                 if not isinstance(exc, Exception):
                     raise
                 continue
+            for listener in list(self._listeners):
+                listener()
             for future, result, error in results:
                 if future.done():
                     continue
@@ -342,6 +355,11 @@ class Store:
             rows = await conn.fetch(q.EVENTS_AFTER, (after_id, pipeline_id, pipeline_id, limit))
         return [event_from_row(r) for r in rows]
 
+    async def last_event_id(self) -> int:
+        async with self._backend.reader() as conn:
+            value = await conn.fetchval(q.LAST_EVENT_ID)
+        return int(value or 0)
+
     async def next_due(self) -> float | None:
         async with self._backend.reader() as conn:
             value = await conn.fetchval(q.NEXT_DUE)
@@ -351,6 +369,17 @@ class Store:
         async with self._backend.reader() as conn:
             rows = await conn.fetch(q.COUNT_STEPS_BY_STATUS)
         return {r["status"]: r["n"] for r in rows}
+
+    async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
+        async with self._backend.reader() as conn:
+            return [dict(r) for r in await conn.fetch(sql, params)]
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """``listener`` runs after every committed write transaction (wakes waiters)."""
+        self._listeners.append(listener)
+
+    def remove_commit_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners.remove(listener)
 
     async def ping(self) -> None:
         async with self._backend.reader() as conn:

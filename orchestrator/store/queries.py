@@ -68,6 +68,7 @@ EVENTS_AFTER = """
     SELECT id, pipeline_id, seq, type, step_idx, data, created_at FROM events
     WHERE id > ? AND (? IS NULL OR pipeline_id = ?) ORDER BY id LIMIT ?
 """
+LAST_EVENT_ID = "SELECT MAX(id) FROM events"
 COUNT_STEPS_BY_STATUS = "SELECT status, COUNT(*) AS n FROM steps GROUP BY status"
 
 # Callbacks: recorded once per (provider, task, state); a duplicate changes nothing.
@@ -103,3 +104,83 @@ INSERT_STORED_VALUE = """
     INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)
     ON CONFLICT (name) DO NOTHING
 """
+
+# Outbound webhooks.
+ENDPOINT_COLUMNS = (
+    "id, url, description, event_types, secrets, enabled, disabled_reason, created_at, updated_at"
+)
+MESSAGE_COLUMNS = (
+    "id, destination, url, pipeline_id, seq, type, payload, status, attempts, next_attempt_at, "
+    "last_error, created_at, finished_at"
+)
+INSERT_ENDPOINT = (
+    f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPDATE_ENDPOINT = """
+    UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?, secrets = ?,
+        enabled = ?, disabled_reason = ?, updated_at = ?
+    WHERE id = ?
+"""
+DELETE_ENDPOINT = "DELETE FROM webhook_endpoints WHERE id = ?"
+SELECT_ENDPOINTS = f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY id"
+SELECT_ENABLED_ENDPOINTS = (
+    f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE enabled = 1 ORDER BY id"
+)
+SELECT_ENDPOINT = f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?"
+
+INSERT_MESSAGE = f"""
+    INSERT INTO webhook_messages ({MESSAGE_COLUMNS})
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (destination, pipeline_id, seq) DO NOTHING
+"""
+# Due messages, oldest first; a message waits while an earlier one of the same pipeline to the
+# same destination is still pending (per-destination order), and while its endpoint is off.
+DUE_MESSAGES = f"""
+    SELECT {MESSAGE_COLUMNS} FROM webhook_messages m
+    WHERE m.status = 'pending' AND m.next_attempt_at <= ?
+      AND NOT EXISTS (
+        SELECT 1 FROM webhook_messages e
+        WHERE e.destination = m.destination AND e.pipeline_id = m.pipeline_id
+          AND e.status = 'pending' AND e.seq < m.seq
+      )
+      AND (m.destination = 'pipeline' OR EXISTS (
+        SELECT 1 FROM webhook_endpoints w WHERE w.id = m.destination AND w.enabled = 1
+      ))
+    ORDER BY m.next_attempt_at LIMIT ?{{lock}}
+"""
+LEASE_MESSAGE = "UPDATE webhook_messages SET next_attempt_at = ? WHERE id = ?"
+UPDATE_MESSAGE = """
+    UPDATE webhook_messages SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,
+        finished_at = ?
+    WHERE id = ?
+"""
+SELECT_MESSAGE = f"SELECT {MESSAGE_COLUMNS} FROM webhook_messages WHERE id = ?"
+LIST_MESSAGES = f"""
+    SELECT {MESSAGE_COLUMNS} FROM webhook_messages
+    WHERE (? IS NULL OR destination = ?) AND (? IS NULL OR pipeline_id = ?)
+      AND (? IS NULL OR status = ?) AND (? IS NULL OR id < ?)
+    ORDER BY id DESC LIMIT ?
+"""
+FAIL_PENDING_MESSAGES = """
+    UPDATE webhook_messages SET status = 'failed', last_error = ?, finished_at = ?,
+        next_attempt_at = NULL
+    WHERE status = 'pending' AND destination = ? AND (? IS NULL OR pipeline_id = ?)
+"""
+REDELIVER_FAILED_SINCE = """
+    UPDATE webhook_messages SET status = 'pending', next_attempt_at = ?, finished_at = NULL
+    WHERE status = 'failed' AND finished_at >= ? AND (? IS NULL OR destination = ?)
+"""
+INSERT_ATTEMPT = """
+    INSERT INTO webhook_attempts
+        (message_id, attempted_at, status_code, response, duration_ms, error)
+    VALUES (?, ?, ?, ?, ?, ?)
+"""
+COUNT_FAILED_SINCE = """
+    SELECT COUNT(*) FROM webhook_messages
+    WHERE status = 'failed' AND finished_at >= ? AND (? IS NULL OR destination = ?)
+"""
+SELECT_ATTEMPTS = """
+    SELECT id, message_id, attempted_at, status_code, response, duration_ms, error
+    FROM webhook_attempts WHERE message_id = ? ORDER BY id
+"""
+NEXT_MESSAGE_DUE = "SELECT MIN(next_attempt_at) FROM webhook_messages WHERE status = 'pending'"

@@ -115,9 +115,61 @@ def _callbacks_v2(dialect: Dialect) -> list[str]:
     ]
 
 
+def _webhooks_v3(dialect: Dialect) -> list[str]:
+    return [
+        """
+        CREATE TABLE webhook_endpoints (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            description TEXT NOT NULL,
+            event_types TEXT NOT NULL,
+            secrets TEXT NOT NULL,
+            enabled INTEGER NOT NULL,
+            disabled_reason TEXT,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        )
+        """,
+        # The outbox: one row per (event, destination), written with the event. ``destination``
+        # is an endpoint id, or 'pipeline' for the pipeline's own webhook_url.
+        """
+        CREATE TABLE webhook_messages (
+            id TEXT PRIMARY KEY,
+            destination TEXT NOT NULL,
+            url TEXT NOT NULL,
+            pipeline_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at DOUBLE PRECISION,
+            last_error TEXT,
+            created_at DOUBLE PRECISION NOT NULL,
+            finished_at DOUBLE PRECISION,
+            UNIQUE (destination, pipeline_id, seq)
+        )
+        """,
+        "CREATE INDEX webhook_messages_due ON webhook_messages (status, next_attempt_at)",
+        "CREATE INDEX webhook_messages_by_time ON webhook_messages (status, finished_at)",
+        f"""
+        CREATE TABLE webhook_attempts (
+            {_EVENTS[dialect]},
+            message_id TEXT NOT NULL REFERENCES webhook_messages (id),
+            attempted_at DOUBLE PRECISION NOT NULL,
+            status_code INTEGER,
+            response TEXT NOT NULL,
+            duration_ms DOUBLE PRECISION NOT NULL,
+            error TEXT
+        )
+        """,
+        "CREATE INDEX webhook_attempts_by_message ON webhook_attempts (message_id, id)",
+    ]
+
+
 def migrations(dialect: Dialect) -> list[list[str]]:
     """Migration N (1-based) is ``migrations(d)[N - 1]``: statements run in one transaction."""
-    return [_COMMON_V1 + _events_v1(dialect), _callbacks_v2(dialect)]
+    return [_COMMON_V1 + _events_v1(dialect), _callbacks_v2(dialect), _webhooks_v3(dialect)]
 
 
 BOOKKEEPING = """

@@ -1,0 +1,82 @@
+"""``GET /v1/events/stream``: server-sent events, live, resumable with ``Last-Event-ID``.
+
+Each event's SSE id is its global event id. A stream for one pipeline starts with its whole
+history unless resumed; the stream of all pipelines starts at the newest event. The stream
+wakes on every committed write, and sends a comment every 15 s so idle proxies keep it open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from orchestrator.api.errors import BadRequest
+from orchestrator.api.routes import check_token, ops
+from orchestrator.api.schemas import event_out
+from orchestrator.store import Store
+
+KEEPALIVE_S = 15.0
+_BATCH = 500
+
+
+def _cursor(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("after")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise BadRequest("Last-Event-ID must be an event id (an integer)", field="Last-Event-ID")
+    return int(raw)
+
+
+async def stream_events(request: Request) -> Response:
+    check_token(request)
+    store: Store = request.app.state.store
+    pipeline_id = request.query_params.get("pipeline_id")
+    if pipeline_id is not None:
+        await ops(request).get(pipeline_id)  # 404 for an unknown pipeline
+    cursor = _cursor(request)
+    if cursor is None:
+        cursor = 0 if pipeline_id is not None else await store.last_event_id()
+    return StreamingResponse(
+        _events(store, pipeline_id, cursor),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(store: Store, pipeline_id: str | None, cursor: int) -> AsyncIterator[str]:
+    changed = asyncio.Event()
+    store.add_commit_listener(changed.set)
+    try:
+        yield ": reelay event stream\n\n"
+        while True:
+            changed.clear()
+            events = await store.events_after(cursor, pipeline_id, _BATCH)
+            for event in events:
+                data = event_out(event).model_dump_json()
+                yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
+                cursor = event.id
+            if len(events) == _BATCH:
+                continue
+            try:
+                await asyncio.wait_for(changed.wait(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+    finally:
+        with contextlib.suppress(ValueError):
+            store.remove_commit_listener(changed.set)
+
+
+def parse_sse(lines: list[str]) -> dict[str, str]:
+    """One SSE message's fields (used by the CLI's watch)."""
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line.startswith(":") or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        fields[key] = value[1:] if value.startswith(" ") else value
+    return fields

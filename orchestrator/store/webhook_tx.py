@@ -1,0 +1,143 @@
+"""Webhook reads and writes: the endpoint registry, the outbox and its attempts log."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+from orchestrator.store import queries as q
+from orchestrator.store.webhook_rows import (
+    attempt_from_row,
+    attempt_values,
+    endpoint_from_row,
+    endpoint_update_values,
+    endpoint_values,
+    message_from_row,
+    message_update_values,
+    message_values,
+)
+from orchestrator.webhooks.models import Attempt, Endpoint, Message
+
+if TYPE_CHECKING:
+    from orchestrator.store.base import Connection
+
+
+class WebhookWrites:
+    """Mixed into ``Transaction``: runs inside the caller's transaction."""
+
+    _conn: Connection
+    _enabled_endpoints: list[Endpoint] | None = None
+
+    async def enabled_endpoints(self) -> list[Endpoint]:
+        """Loaded once per transaction: every job of a batch shares them."""
+        if self._enabled_endpoints is None:
+            rows = await self._conn.fetch(q.SELECT_ENABLED_ENDPOINTS)
+            self._enabled_endpoints = [endpoint_from_row(r) for r in rows]
+        return self._enabled_endpoints
+
+    async def endpoint(self, endpoint_id: str) -> Endpoint | None:
+        rows = await self._conn.fetch(q.SELECT_ENDPOINT, (endpoint_id,))
+        return endpoint_from_row(rows[0]) if rows else None
+
+    async def insert_endpoint(self, endpoint: Endpoint) -> None:
+        await self._conn.execute(q.INSERT_ENDPOINT, endpoint_values(endpoint))
+        self._enabled_endpoints = None
+
+    async def update_endpoint(self, endpoint: Endpoint) -> None:
+        await self._conn.execute(q.UPDATE_ENDPOINT, endpoint_update_values(endpoint))
+        self._enabled_endpoints = None
+
+    async def delete_endpoint(self, endpoint_id: str, now: float) -> None:
+        await self.fail_pending(endpoint_id, None, "endpoint deleted", now)
+        await self._conn.execute(q.DELETE_ENDPOINT, (endpoint_id,))
+        self._enabled_endpoints = None
+
+    async def insert_messages(self, messages: Sequence[Message]) -> None:
+        if messages:
+            await self._conn.executemany(q.INSERT_MESSAGE, [message_values(m) for m in messages])
+
+    async def due_messages(self, now: float, limit: int, lease_until: float) -> list[Message]:
+        sql = q.DUE_MESSAGES.format(lock=self._conn.skip_locked_clause)
+        messages = [message_from_row(r) for r in await self._conn.fetch(sql, (now, limit))]
+        if messages:
+            await self._conn.executemany(q.LEASE_MESSAGE, [(lease_until, m.id) for m in messages])
+        return messages
+
+    async def message(self, message_id: str) -> Message | None:
+        rows = await self._conn.fetch(q.SELECT_MESSAGE, (message_id,))
+        return message_from_row(rows[0]) if rows else None
+
+    async def update_messages(self, messages: Collection[Message]) -> None:
+        if messages:
+            await self._conn.executemany(
+                q.UPDATE_MESSAGE, [message_update_values(m) for m in messages]
+            )
+
+    async def insert_attempts(self, attempts: Collection[Attempt]) -> None:
+        if attempts:
+            await self._conn.executemany(q.INSERT_ATTEMPT, [attempt_values(a) for a in attempts])
+
+    async def fail_pending(
+        self, destination: str, pipeline_id: str | None, reason: str, now: float
+    ) -> None:
+        await self._conn.execute(
+            q.FAIL_PENDING_MESSAGES, (reason, now, destination, pipeline_id, pipeline_id)
+        )
+
+    async def redeliver_failed_since(
+        self, since: float, destination: str | None, now: float
+    ) -> int:
+        before = await self._conn.fetchval(q.COUNT_FAILED_SINCE, (since, destination, destination))
+        await self._conn.execute(q.REDELIVER_FAILED_SINCE, (now, since, destination, destination))
+        return int(before or 0)
+
+
+class WebhookReads:
+    """Mixed into ``Store``: plain reads outside any write transaction."""
+
+    async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
+        raise NotImplementedError
+
+    async def endpoints(self) -> list[Endpoint]:
+        return [endpoint_from_row(r) for r in await self._fetch(q.SELECT_ENDPOINTS)]
+
+    async def get_endpoint(self, endpoint_id: str) -> Endpoint | None:
+        rows = await self._fetch(q.SELECT_ENDPOINT, (endpoint_id,))
+        return endpoint_from_row(rows[0]) if rows else None
+
+    async def get_message(self, message_id: str) -> Message | None:
+        rows = await self._fetch(q.SELECT_MESSAGE, (message_id,))
+        return message_from_row(rows[0]) if rows else None
+
+    async def messages(
+        self,
+        *,
+        destination: str | None = None,
+        pipeline_id: str | None = None,
+        status: str | None = None,
+        before_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Message]:
+        rows = await self._fetch(
+            q.LIST_MESSAGES,
+            (
+                destination,
+                destination,
+                pipeline_id,
+                pipeline_id,
+                status,
+                status,
+                before_id,
+                before_id,
+                limit,
+            ),
+        )
+        return [message_from_row(r) for r in rows]
+
+    async def attempts(self, message_id: str) -> list[Attempt]:
+        return [attempt_from_row(r) for r in await self._fetch(q.SELECT_ATTEMPTS, (message_id,))]
+
+    async def next_message_due(self) -> float | None:
+        rows = await self._fetch(q.NEXT_MESSAGE_DUE)
+        value = next(iter(rows[0].values()), None) if rows else None
+        return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,213 @@
+"""Delivering the outbox: claim due messages, sign and send them, record every attempt.
+
+A message is claimed by pushing its due time forward (a lease), so no other pass or replica
+sends it meanwhile; a pipeline's messages to one destination go out in sequence order because
+a later one is never due while an earlier one is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from orchestrator.store import Store, Transaction
+from orchestrator.webhooks import retry
+from orchestrator.webhooks.models import (
+    PIPELINE_DESTINATION,
+    Attempt,
+    Endpoint,
+    Message,
+    MessageStatus,
+)
+from orchestrator.webhooks.signing import headers as signed_headers
+from orchestrator.webhooks.ssrf import Delivery
+
+log = logging.getLogger("reelay.webhooks")
+
+_LEASE_MARGIN_S = 30.0
+_EXCERPT = 2048
+
+
+class Sender(Protocol):
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Delivery: ...
+
+
+def after_attempt(
+    message: Message, delivery: Delivery, now: float, rng: random.Random
+) -> tuple[Message, Attempt]:
+    """The message after one attempt, and the attempt's log entry. Pure."""
+    attempt = Attempt(
+        id=0,
+        message_id=message.id,
+        attempted_at=now,
+        status_code=delivery.status,
+        response=delivery.excerpt[:_EXCERPT],
+        duration_ms=delivery.duration_ms,
+        error=delivery.error,
+    )
+    attempts = message.attempts + 1
+    status = delivery.status
+    if status is not None and 200 <= status < 300:
+        done = replace(
+            message,
+            status=MessageStatus.DELIVERED,
+            attempts=attempts,
+            next_attempt_at=None,
+            last_error=None,
+            finished_at=now,
+        )
+        return done, attempt
+    reason = delivery.error or f"HTTP {status}"
+    if status is not None and 300 <= status < 400:
+        reason = f"HTTP {status}: redirects are not followed"
+    if status == 410:
+        gone = replace(
+            message,
+            status=MessageStatus.FAILED,
+            attempts=attempts,
+            next_attempt_at=None,
+            last_error="HTTP 410 Gone: destination disabled",
+            finished_at=now,
+        )
+        return gone, attempt
+    later = retry.next_attempt_at(now, attempts, rng, delivery.retry_after)
+    if later is None:
+        failed = replace(
+            message,
+            status=MessageStatus.FAILED,
+            attempts=attempts,
+            next_attempt_at=None,
+            last_error=f"gave up after {attempts} attempts; last: {reason}",
+            finished_at=now,
+        )
+        return failed, attempt
+    return replace(message, attempts=attempts, next_attempt_at=later, last_error=reason), attempt
+
+
+class Deliverer:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        pipeline_secrets: Sequence[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        concurrency: int = 64,
+        timeout_s: float = 15.0,
+        tick_s: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._pipeline_secrets = list(pipeline_secrets)
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._concurrency = concurrency
+        self._lease_s = timeout_s + _LEASE_MARGIN_S
+        self._tick_s = tick_s
+        self._active = 0
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Send every due message once and record the outcomes. Returns how many were sent."""
+        claimed = await self._claim(self._concurrency)
+        await asyncio.gather(*(self._deliver(m, e) for m, e in claimed))
+        return len(claimed)
+
+    async def run(self) -> None:
+        """Deliver until ``stop``. Deliveries still in flight then are abandoned: delivery is
+        at least once, and their leases run out, so they go out again under the same id."""
+        in_flight: set[asyncio.Task[None]] = set()
+        async with asyncio.TaskGroup() as tg:
+            while not self._stopping:
+                self._wake.clear()
+                free = self._concurrency - self._active
+                claimed = await self._claim(free) if free > 0 else []
+                for message, endpoint in claimed:
+                    self._active += 1
+                    task = tg.create_task(self._deliver_and_release(message, endpoint))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if claimed:
+                    await asyncio.sleep(0)
+                    continue
+                due = await self._store.next_message_due()
+                timeout = self._tick_s
+                if due is not None and due > self._clock():
+                    timeout = min(timeout, due - self._clock())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            for task in in_flight:
+                task.cancel()
+
+    async def _deliver_and_release(self, message: Message, endpoint: Endpoint | None) -> None:
+        try:
+            await self._deliver(message, endpoint)
+        finally:
+            self._active -= 1
+            self._wake.set()
+
+    async def _claim(self, limit: int) -> list[tuple[Message, Endpoint | None]]:
+        now = self._clock()
+
+        async def job(tx: Transaction) -> list[tuple[Message, Endpoint | None]]:
+            messages = await tx.due_messages(now, limit, now + self._lease_s)
+            endpoints = {e.id: e for e in await tx.enabled_endpoints()}
+            return [(m, endpoints.get(m.destination)) for m in messages]
+
+        return await self._store.run(job)
+
+    async def _deliver(self, message: Message, endpoint: Endpoint | None) -> None:
+        now = self._clock()
+        if message.destination == PIPELINE_DESTINATION:
+            url, secrets = message.url, self._pipeline_secrets
+        elif endpoint is not None:
+            url, secrets = endpoint.url, endpoint.signing_secrets(now)
+        else:
+            return  # endpoint disabled since the claim; the lease runs out and it waits
+        body = message.payload.encode()
+        delivery = await self._sender.send(
+            url, signed_headers(secrets, message.id, int(now), body), body
+        )
+        if delivery.error:
+            log.info("webhook %s to %s failed: %s", message.id, message.destination, delivery.error)
+        await self._record(message, delivery)
+
+    async def _record(self, message: Message, delivery: Delivery) -> None:
+        now = self._clock()
+        updated, attempt = after_attempt(message, delivery, now, self._rng)
+
+        async def job(tx: Transaction) -> None:
+            await tx.insert_attempts([attempt])
+            await tx.update_messages([updated])
+            if delivery.status == 410:
+                await _disable(tx, message, now)
+
+        await self._store.run(job)
+
+
+async def _disable(tx: Transaction, message: Message, now: float) -> None:
+    """410 Gone: stop sending to that destination."""
+    reason = "HTTP 410 Gone"
+    if message.destination == PIPELINE_DESTINATION:
+        await tx.fail_pending(PIPELINE_DESTINATION, message.pipeline_id, reason, now)
+        return
+    endpoint = await tx.endpoint(message.destination)
+    if endpoint is not None and endpoint.enabled:
+        await tx.update_endpoint(
+            replace(endpoint, enabled=False, disabled_reason=reason, updated_at=now)
+        )
