@@ -186,6 +186,16 @@ def plan(
     return PipelineView(pipeline, tuple(steps))
 
 
+DEFAULT_LINK_LIFETIME_S = 24 * 3600
+"""D9: without the provider's own expiry, a result link lives 24 h from completion."""
+
+
+def _expires_at(step: Step) -> float:
+    if step.urls_expire_at is not None:
+        return step.urls_expire_at
+    return (step.completed_at or step.updated_at) + DEFAULT_LINK_LIFETIME_S
+
+
 def plan_extend(view: PipelineView, ext: ExtendSpec, provider: Provider, now: float) -> Step:
     """The new step that extends an existing pipeline, or ``PlanRejected`` naming the field."""
     steps = view.steps
@@ -199,9 +209,7 @@ def plan_extend(view: PipelineView, ext: ExtendSpec, provider: Provider, now: fl
         raise PlanRejected(
             [FieldProblem("from", f"step {parent} {source.status}; it cannot be extended")]
         )
-    if source.status is StepStatus.SUCCEEDED and (
-        source.urls_expire_at is not None and source.urls_expire_at <= now
-    ):
+    if source.status is StepStatus.SUCCEEDED and _expires_at(source) <= now:
         raise PlanRejected(
             [
                 FieldProblem(

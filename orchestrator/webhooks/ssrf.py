@@ -230,7 +230,10 @@ class WebhookSender:
     async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Delivery:
         """POST ``body`` to ``url`` once, without following redirects."""
         started = time.perf_counter()
-        status, excerpt, error, refused, retry_after = None, "", None, False, None
+        status: int | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        excerpt, refused = "", False
         try:
             check_url(url, allow_private=self._allow_private)
             async with self._get_session().post(

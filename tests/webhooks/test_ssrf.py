@@ -263,7 +263,7 @@ async def test_sender_refuses_other_schemes_even_with_allow_private() -> None:
 
 
 async def test_redirect_is_returned_not_followed(receiver: Receiver) -> None:
-    """A 302 comes back as the Delivery; its target (here a second loopback server) gets nothing."""
+    """A 302 comes back as the Delivery; its target (a loopback receiver) is never contacted."""
     target = str(URL(receiver.url).with_host("internal.test"))
     fake = FakeResolver({"internal.test": [["127.0.0.1"]]})
     redirect = Response(status_code=302, headers={"Location": target}, content="moved")
