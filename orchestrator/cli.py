@@ -14,6 +14,7 @@ from orchestrator import eventloop, logs
 from orchestrator.client import ApiClient, ApiError
 from orchestrator.progress import pipeline_block, watch
 from orchestrator.settings import ConfigError, load_settings
+from orchestrator.watch import watch_events
 
 DEFAULT_API_URL = "http://127.0.0.1:8081"
 
@@ -77,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
 
     cancel = sub.add_parser("cancel", help="cancel a pipeline")
     cancel.add_argument("id")
+
+    watch_cmd = sub.add_parser("watch", help="follow a pipeline's events live until it ends")
+    watch_cmd.add_argument("id")
+
+    extend = sub.add_parser("extend", help="add an extend step to a pipeline")
+    extend.add_argument("id")
+    extend.add_argument("--prompt", required=True)
+    extend.add_argument(
+        "--from",
+        dest="from_",
+        type=int,
+        metavar="STEP",
+        help="step to continue (default: the last one)",
+    )
+
+    sub.add_parser("webhook-secret", help="print the secret(s) signing pipeline webhook_url calls")
     return parser
 
 
@@ -134,6 +151,17 @@ async def _client_command(args: argparse.Namespace) -> int:
                 print(f"more: reelay list --cursor {page['next_cursor']}")
         elif args.command == "cancel":
             print((await client.cancel(args.id))["status"])
+        elif args.command == "watch":
+            return 0 if await watch_events(client, args.id) == "succeeded" else 1
+        elif args.command == "extend":
+            body: dict[str, Any] = {"prompt": args.prompt}
+            if args.from_ is not None:
+                body["from"] = args.from_
+            pipeline = await client.request("POST", f"/v1/pipelines/{args.id}/extends", json=body)
+            print(f"step {len(pipeline['steps']) - 1} added; pipeline {pipeline['status']}")
+        elif args.command == "webhook-secret":
+            for secret in (await client.request("GET", "/v1/webhook-secret"))["secrets"]:
+                print(secret)
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -44,6 +46,23 @@ class ApiClient:
         if response.status_code >= 400:
             raise ApiError(_describe(response))
         return response.json()
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str, headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
+        """A streaming GET (server-sent events): no read timeout."""
+        try:
+            async with self._http.stream(
+                "GET", path, headers=headers, timeout=httpx.Timeout(30.0, read=None)
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise ApiError(_describe(response))
+                yield response
+        except httpx.ConnectError as exc:
+            raise ApiError(
+                f"cannot reach reelay at {self._base_url} ({type(exc).__name__}); is "
+                "`reelay serve` running and REELAY_API_URL right?"
+            ) from exc
 
     async def create(self, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None

@@ -9,9 +9,9 @@ from __future__ import annotations
 import secrets
 import time
 
-from orchestrator.settings import Settings
+from orchestrator.settings import ConfigError, Settings
 from orchestrator.store import Store, Transaction
-from orchestrator.webhooks.signing import decode_secret, new_secret
+from orchestrator.webhooks.signing import SecretError, decode_secret, new_secret
 
 SIGNING_SECRET = "callback_signing_secret"  # noqa: S105 - the secret's name, not a secret
 WEBHOOK_SECRET = "webhook_secret"  # noqa: S105
@@ -44,7 +44,10 @@ async def webhook_secrets(store: Store, settings: Settings) -> list[str]:
         configured = [s.strip() for s in settings.webhook_secret.get_secret_value().split(",")]
         configured = [s for s in configured if s]
         for value in configured:
-            decode_secret(value)
+            try:
+                decode_secret(value)
+            except SecretError as exc:
+                raise ConfigError(f"REELAY_WEBHOOK_SECRET: {exc}") from exc
         if configured:
             return configured
     return [await stored_secret(store, WEBHOOK_SECRET, new_secret())]
