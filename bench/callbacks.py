@@ -131,10 +131,13 @@ def pinned(cpu: int, argv: Sequence[str]) -> list[str]:
 
 
 class Processes:
-    """Every process this benchmark starts; ``close`` ends those still running."""
+    """Every process this benchmark starts (stderr to a log file each); ``close`` ends those
+    still running: SIGTERM, then SIGKILL after a grace period."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_dir: Path) -> None:
+        self._log_dir = log_dir
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._logs: dict[int, Path] = {}
 
     def start(
         self,
@@ -145,11 +148,23 @@ class Processes:
         cwd: Path | None = None,
         stdout: int | IO[bytes] | None = subprocess.DEVNULL,
     ) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            pinned(cpu, argv), env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE
-        )
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        words = [a for a in argv[1:] if not a.startswith("-")]
+        label = Path(words[0]).stem if argv[0] == sys.executable and words else Path(argv[0]).name
+        log = self._log_dir / f"{len(self._procs):02d}-{label}.log"
+        with log.open("wb") as stderr:
+            proc = subprocess.Popen(
+                pinned(cpu, argv), env=env, cwd=cwd, stdout=stdout, stderr=stderr
+            )
         self._procs.append(proc)
+        self._logs[proc.pid] = log
         return proc
+
+    def log_tail(self, proc: subprocess.Popen[bytes]) -> str:
+        log = self._logs.get(proc.pid)
+        if log is None or not log.exists():
+            return ""
+        return log.read_bytes()[-2000:].decode(errors="replace")
 
     @staticmethod
     def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -164,23 +179,18 @@ class Processes:
     def close(self) -> None:
         for proc in reversed(self._procs):
             self.stop(proc)
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
-def stderr_tail(proc: subprocess.Popen[bytes]) -> str:
-    if proc.stderr is None or proc.poll() is None:
-        return ""
-    return proc.stderr.read().decode(errors="replace")[-2000:]
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], within: float = 30.0) -> None:
+def wait_http(
+    url: str, proc: subprocess.Popen[bytes], procs: Processes, within: float = 30.0
+) -> None:
     deadline = time.monotonic() + within
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited before serving {url}:\n{stderr_tail(proc)}")
+                raise RuntimeError(f"server exited before serving {url}:\n{procs.log_tail(proc)}")
             with contextlib.suppress(httpx.HTTPError):
                 if client.get(url).status_code == 200:
                     return
@@ -286,7 +296,12 @@ class Loadgen:
             ).stdout.splitlines()
             name = version[0].split(" [")[0] if version else "wrk"
             return f"{name}, 1 thread, Lua script cycling distinct callbacks"
-        return "Python aiohttp generator (bench/_loadgen.py, wrk not installed)"
+        why = "chosen with --loadgen python" if shutil.which("wrk") else "wrk not installed"
+        return (
+            f"Python aiohttp generator, bench/_loadgen.py ({why}); one Python core tops out "
+            "near the bare server's rate, so the bare figure and the ratio may be "
+            "generator-bound (apt-get install wrk)"
+        )
 
     def run(
         self, url: str, requests: Path, offset: int, seconds: float, connections: int
@@ -348,9 +363,9 @@ class Loadgen:
 
     def _output(self, argv: list[str]) -> str:
         proc = self.procs.start(argv, cpu=LOADGEN_CPU, stdout=subprocess.PIPE)
-        out, err = proc.communicate(timeout=600)
+        out, _ = proc.communicate(timeout=600)
         if proc.returncode != 0:
-            text = (out + err).decode(errors="replace")[-2000:]
+            text = out.decode(errors="replace")[-1000:] + self.procs.log_tail(proc)
             raise RuntimeError(f"{argv[0]} failed ({proc.returncode}): {text}")
         return out.decode()
 
@@ -386,7 +401,7 @@ def part_a(
         server = procs.start(receiver_argv(mode, port, database_url, secret), cpu=SERVER_CPU)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_http(url + "/healthz", server)
+            wait_http(url + "/healthz", server, procs)
             warm = loadgen.run(url, requests, offset, args.warmup, args.connections)
             if mode == "receiver":
                 offset += warm["sent"]
@@ -396,7 +411,7 @@ def part_a(
         finally:
             procs.stop(server)
         if server.returncode not in (0, -signal.SIGTERM):
-            print(f"   {mode} server exited with {server.returncode}: {stderr_tail(server)}")
+            print(f"   {mode} server exited with {server.returncode}: {procs.log_tail(server)}")
         results[mode] = result
         label = "bare Starlette (200 only)" if mode == "bare" else "callback ingest (receiver)"
         print(
@@ -431,7 +446,7 @@ def part_b(
     url = f"http://127.0.0.1:{port}"
     acked_file = tmp / "acked.txt"
     server = procs.start(receiver_argv("receiver", port, database_url, secret), cpu=SERVER_CPU)
-    wait_http(url + "/healthz", server)
+    wait_http(url + "/healthz", server, procs)
     argv = python(
         str(BENCH / "_loadgen.py"),
         "closed",
@@ -579,6 +594,15 @@ async def base_tasks(api: str, sandbox: str, ids: set[str], within: float) -> di
             await asyncio.sleep(0.2)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far, from /proc (None where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
@@ -602,14 +626,14 @@ def part_c(args: argparse.Namespace, procs: Processes, tmp: Path, secret: str) -
         cpu=LOADGEN_CPU,
         cwd=tmp,
     )
-    wait_http(sandbox + "/_sandbox/health", sb)
+    wait_http(sandbox + "/_sandbox/health", sb, procs)
     httpx.post(sandbox + "/_sandbox/config", json={"drop_callback_rate": 1.0}).raise_for_status()
     env = reelay_env(tmp, sandbox, api_port, public_port, secret)
     reelay = procs.start(
         python("-m", "orchestrator.cli", "serve"), cpu=SERVER_CPU, env=env, cwd=tmp
     )
-    wait_http(api + "/healthz", reelay)
-    wait_http(public + "/healthz", reelay)
+    wait_http(api + "/healthz", reelay, procs)
+    wait_http(public + "/healthz", reelay, procs)
 
     started = time.perf_counter()
     ids = eventloop.run(create_pipelines(api, n, 32))
@@ -621,6 +645,13 @@ def part_c(args: argparse.Namespace, procs: Processes, tmp: Path, secret: str) -
         f"bases submitted in {submitted:.1f} s"
     )
     time.sleep(1.0)  # let the engine go idle
+    idle_before = cpu_seconds(reelay.pid)
+    time.sleep(2.0)
+    idle_after = cpu_seconds(reelay.pid)
+    if idle_before is not None and idle_after is not None:
+        idle = (idle_after - idle_before) / 2.0
+        note = "" if idle < 0.05 else "  <- busy while idle: something polls in a loop"
+        print(f"   reelay CPU while idle, before the callbacks: {idle:.0%} of its core{note}")
 
     tokens = CallbackTokens([secret], max_age_s=MAX_AGE_S)
     order = list(ids)
@@ -641,36 +672,53 @@ def part_c(args: argparse.Namespace, procs: Processes, tmp: Path, secret: str) -
         "--out",
         str(out),
     )
+    cpu_before = cpu_seconds(reelay.pid)
     gen = procs.start(argv, cpu=LOADGEN_CPU, stdout=subprocess.PIPE)
-    stdout, stderr = gen.communicate(timeout=600)
+    stdout, _ = gen.communicate(timeout=600)
     if gen.returncode != 0:
-        raise RuntimeError(f"generator failed: {stderr.decode()[-2000:]}")
+        raise RuntimeError(f"generator failed: {procs.log_tail(gen)}")
     gen_summary = json.loads(stdout.decode().strip().splitlines()[-1])["summary"]
     rows = json.loads(out.read_text())
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        for proc in (sb, reelay):
+            if proc.poll() is not None:
+                raise RuntimeError(f"a server exited ({proc.returncode}): {procs.log_tail(proc)}")
         if httpx.get(sandbox + "/_sandbox/health").json()["tasks"] >= 2 * n:
             break
         time.sleep(0.2)
+    cpu_after = cpu_seconds(reelay.pid)
     listing = httpx.get(sandbox + "/_sandbox/tasks", params={"provider": "apixo"}, timeout=60)
+    if args.keep_dir:
+        (tmp / "sandbox_tasks.json").write_text(listing.text)
     extends = {t["source_task_id"]: t for t in listing.json() if t["kind"] == "extend"}
-    latencies = []
+    latencies, from_due = [], []
     for row in rows:
         task = extends.get(tasks[order[row["index"]]])
         if task is not None:
-            latencies.append((task["created_at"] - row["due"]) * 1000)
-    acks = [(r["answered"] - r["due"]) * 1000 for r in rows if r["status"] == 200]
+            latencies.append((task["created_at"] - row["sent"]) * 1000)
+            from_due.append((task["created_at"] - row["due"]) * 1000)
+    acks = [(r["answered"] - r["sent"]) * 1000 for r in rows if r["status"] == 200]
     repeated = sum(t["submit_count"] > 1 for t in extends.values())
     ms = {p: percentile(latencies, p) for p in (50, 90, 99)} if latencies else {}
     print(
-        f"   callbacks sent {gen_summary['sent']:,}, answered 200 {gen_summary['ok']:,}, "
-        f"generator's worst lag behind schedule {gen_summary['max_send_lag'] * 1000:.1f} ms"
+        f"   callbacks sent {gen_summary['sent']:,}, answered 200 {gen_summary['ok']:,}; "
+        f"generator's worst lag behind its schedule {gen_summary['max_send_lag'] * 1000:.1f} ms"
     )
     if acks:
         print(
-            f"   callback answered (200) after   p50 {percentile(acks, 50):6.1f} ms   "
+            f"   callback answered 200 after  p50 {percentile(acks, 50):6.1f} ms   "
             f"p99 {percentile(acks, 99):6.1f} ms   max {max(acks):6.1f} ms"
+        )
+    if cpu_before is not None and cpu_after is not None and extends:
+        first = min(r["sent"] for r in rows)
+        last = max(t["created_at"] for t in extends.values())
+        used = cpu_after - cpu_before
+        print(
+            f"   reelay process CPU           {used / n * 1000:.2f} ms per callback; "
+            f"{used:.1f} s over the {last - first:.1f} s from first callback to last extend "
+            f"({used / max(last - first, 1e-9):.0%} of its one core)"
         )
     all_submitted = len(latencies) == n
     print(
@@ -685,8 +733,10 @@ def part_c(args: argparse.Namespace, procs: Processes, tmp: Path, secret: str) -
         f"p99 {ms[99]:6.1f} ms   max {max(latencies):6.1f} ms"
     )
     print(
-        "   (includes the confirming status poll to the provider: an upper bound of "
-        "confirmed callback -> extend submit)"
+        "   (from the moment each callback was sent; counted from its scheduled time instead, "
+        f"p99 is {percentile(from_due, 99):.1f} ms.\n"
+        "    It includes the confirming status poll to the provider: an upper bound of "
+        "confirmed callback -> extend submit.)"
     )
     verdict = "met" if ms[99] <= TARGET_P99_MS and all_submitted else "MISSED"
     print(f"   p99 {ms[99]:.1f} ms   target <= {TARGET_P99_MS:g} ms, all submitted: {verdict}")
@@ -712,8 +762,50 @@ def machine() -> str:
     )
     return (
         f"nproc {os.cpu_count()} ({model or platform.machine()}), Python "
-        f"{platform.python_version()}; {pin}"
+        f"{platform.python_version()}; {pin}\nsource: {source_state()}"
     )
+
+
+def busy_elsewhere(seconds: float = 1.0) -> float:
+    """CPU used on this machine (in cores) over ``seconds`` while we do nothing: other work."""
+
+    def busy_idle() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields) - idle, idle
+
+    try:
+        b0, i0 = busy_idle()
+        time.sleep(seconds)
+        b1, i1 = busy_idle()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return (b1 - b0) / max((b1 - b0) + (i1 - i0), 1) * (os.cpu_count() or 1)
+
+
+def source_state() -> str:
+    """The commit measured, and whether product files differ from it (others edit them)."""
+    root = BENCH.parent
+    imported = Path(eventloop.__file__).resolve().parent.parent
+    if imported != root:
+        return f"orchestrator imported from {imported}, not from this checkout"
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "orchestrator", "receiver"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    state = f"{len(dirty)} product files modified or added" if dirty else "clean"
+    return f"{head[:70]} ({state})"
 
 
 def main() -> None:
@@ -735,48 +827,49 @@ def main() -> None:
     kind = args.loadgen
     if kind == "auto":
         kind = "wrk" if shutil.which("wrk") else "python"
-    procs = Processes()
     secret = secrets.token_urlsafe(32)
     print(f"machine: {machine()}")
-    try:
-        with contextlib.ExitStack() as stack:
-            if args.keep_dir:
-                tmp = Path(args.keep_dir)
-                tmp.mkdir(parents=True, exist_ok=False)
-            else:
-                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="reelay-bench-")))
-            loadgen = Loadgen(kind, procs, tmp)
-            print(f"load generator (A): {loadgen.describe()}")
-            db_path = tmp / "receiver.db"
-            database_url = f"sqlite:///{db_path}"
-            if "A" in args.parts or "B" in args.parts:
-                started = time.perf_counter()
-                items = eventloop.run(prepare_store(database_url, args.steps + args.kill_steps))
-                tokens = CallbackTokens([secret], max_age_s=MAX_AGE_S)
-                a_requests, b_requests = tmp / "a.tsv", tmp / "b.tsv"
-                write_requests(a_requests, tokens, items[: args.steps])
-                write_requests(b_requests, tokens, items[args.steps :])
-                print(
-                    f"prepared {len(items):,} submitted apixo steps and their callbacks in "
-                    f"{time.perf_counter() - started:.1f} s"
-                )
-            if "A" in args.parts:
-                part_a(args, procs, loadgen, a_requests, args.steps, database_url, secret)
-            if "B" in args.parts:
-                part_b(
-                    args,
-                    procs,
-                    b_requests,
-                    items[args.steps :],
-                    db_path,
-                    database_url,
-                    secret,
-                    tmp,
-                )
-            if "C" in args.parts:
-                part_c(args, procs, tmp, secret)
-    finally:
+    other = busy_elsewhere()
+    if other > 0.1:
+        print(
+            f"WARNING: {other:.1f} cores already busy with other work before starting: "
+            "numbers will be off (each server needs a core of its own)"
+        )
+    # Unwound in reverse: the processes end before their directory is removed.
+    with contextlib.ExitStack() as stack:
+        if args.keep_dir:
+            tmp = Path(args.keep_dir)
+            tmp.mkdir(parents=True, exist_ok=False)
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="reelay-bench-")))
+        procs = Processes(tmp / "logs")
+        stack.callback(procs.close)
+        loadgen = Loadgen(kind, procs, tmp)
+        print(f"load generator (A): {loadgen.describe()}")
+        db_path = tmp / "receiver.db"
+        database_url = f"sqlite:///{db_path}"
+        if "A" in args.parts or "B" in args.parts:
+            started = time.perf_counter()
+            items = eventloop.run(prepare_store(database_url, args.steps + args.kill_steps))
+            tokens = CallbackTokens([secret], max_age_s=MAX_AGE_S)
+            a_requests, b_requests = tmp / "a.tsv", tmp / "b.tsv"
+            write_requests(a_requests, tokens, items[: args.steps])
+            write_requests(b_requests, tokens, items[args.steps :])
+            print(
+                f"prepared {len(items):,} submitted apixo steps and their callbacks in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
+        if "A" in args.parts:
+            part_a(args, procs, loadgen, a_requests, args.steps, database_url, secret)
+        if "B" in args.parts:
+            b_items = items[args.steps :]
+            part_b(args, procs, b_requests, b_items, db_path, database_url, secret, tmp)
+        if "C" in args.parts:
+            part_c(args, procs, tmp, secret)
         procs.close()
+    other = busy_elsewhere()
+    if other > 0.1:
+        print(f"WARNING: {other:.1f} cores busy with other work after the run: numbers may be off")
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ authenticated status API before acting on it.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from orchestrator.batching import Batcher
 from orchestrator.store import Store, Transaction
 from receiver.inbox import Callback, Verdict
 
@@ -25,43 +24,22 @@ class CallbackInbox:
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
-        self._wake = wake
         self._clock = clock
-        self._pending: list[tuple[Callback, asyncio.Future[Verdict]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._batcher: Batcher[Callback, Verdict] = Batcher(store, self._write, after=wake)
 
     async def record(self, callback: Callback) -> Verdict:
-        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-        self._pending.append((callback, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return await self._batcher.submit(callback)
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await self._flusher
+        await self._batcher.close()
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            now = self._clock()
-
-            job = functools.partial(_record_batch, callbacks=[c for c, _ in batch], now=now)
-            try:
-                verdicts = await self._store.run(job)
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), verdict in zip(batch, verdicts, strict=True):
-                if not future.done():
-                    future.set_result(verdict)
-            self._wake()
+    async def _write(self, tx: Transaction, callbacks: Sequence[Callback]) -> list[Verdict]:
+        return await _record_batch(tx, callbacks, self._clock())
 
 
-async def _record_batch(tx: Transaction, callbacks: list[Callback], now: float) -> list[Verdict]:
+async def _record_batch(
+    tx: Transaction, callbacks: Sequence[Callback], now: float
+) -> list[Verdict]:
     owners = await tx.step_tasks({(c.target.pipeline_id, c.target.step) for c in callbacks})
     early: dict[str, set[str]] = {}
     for cb in callbacks:

@@ -78,8 +78,11 @@ async def open_runtime(
     redact.install()
     store = await open_store(settings.database_url)
     inbox: CallbackInbox | None = None
+    deliverer: Deliverer | None = None
     sender = WebhookSender(
-        allow_private=settings.webhook_allow_private, timeout_s=settings.webhook_timeout_s
+        allow_private=settings.webhook_allow_private,
+        timeout_s=settings.webhook_timeout_s,
+        max_connections=settings.webhook_concurrency,
     )
     try:
         tokens = CallbackTokens(
@@ -129,6 +132,8 @@ async def open_runtime(
     finally:
         if inbox is not None:
             await inbox.close()
+        if deliverer is not None:
+            await deliverer.close()
         await sender.aclose()
         await store.close()
         for client in clients:

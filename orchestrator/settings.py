@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         description="Allow webhook destinations on loopback/private addresses (local use only)",
     )
     webhook_timeout_s: float = Field(default=15.0, gt=0, description="Per-delivery timeout")
-    webhook_concurrency: int = Field(default=64, ge=1, description="Deliveries in flight")
+    webhook_concurrency: int = Field(default=512, ge=1, description="Deliveries in flight")
     engine_tick_s: float = Field(
         default=1.0, gt=0, description="Longest the engine sleeps when nothing wakes it"
     )

@@ -14,7 +14,19 @@ from orchestrator.api.schemas import (
     PipelineOut,
     ProblemEnvelope,
 )
-from orchestrator.plans import PipelineRequest
+from orchestrator.api.webhook_schemas import (
+    EndpointIn,
+    EndpointListOut,
+    EndpointOut,
+    EndpointPatch,
+    MessageListOut,
+    MessageOut,
+    RedeliveredOut,
+    RedeliverIn,
+    RotateIn,
+    WebhookSecretOut,
+)
+from orchestrator.plans import ExtendSpec, PipelineRequest
 
 _REF = "#/components/schemas/{model}"
 
@@ -39,6 +51,17 @@ def build_openapi() -> dict[str, Any]:
     _, defs = models_json_schema(
         [
             (PipelineRequest, "validation"),
+            (ExtendSpec, "validation"),
+            (EndpointIn, "validation"),
+            (EndpointPatch, "validation"),
+            (RotateIn, "validation"),
+            (RedeliverIn, "validation"),
+            (EndpointOut, "serialization"),
+            (EndpointListOut, "serialization"),
+            (MessageOut, "serialization"),
+            (MessageListOut, "serialization"),
+            (RedeliveredOut, "serialization"),
+            (WebhookSecretOut, "serialization"),
             (PipelineOut, "serialization"),
             (PipelineListOut, "serialization"),
             (EventListOut, "serialization"),
@@ -158,6 +181,7 @@ def build_openapi() -> dict[str, Any]:
                     },
                 }
             },
+            **_event_and_webhook_paths(),
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -175,5 +199,163 @@ def build_openapi() -> dict[str, Any]:
                     },
                 }
             },
+        },
+    }
+
+
+def _body(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _event_and_webhook_paths() -> dict[str, Any]:
+    endpoint_id = _path("endpoint_id")
+    message_id = _path("message_id")
+    missing = {"404": _problem("Unknown id"), **_AUTH}
+    invalid = {"400": _problem("Malformed JSON"), "422": _problem("Invalid request")}
+    return {
+        "/v1/pipelines/{pipeline_id}/extends": {
+            "post": {
+                "operationId": "addExtend",
+                "summary": "Add an extend step (a succeeded pipeline runs again)",
+                "parameters": [_ID],
+                "requestBody": _body(ExtendSpec),
+                "responses": {
+                    "201": _json(PipelineOut, "The pipeline with its new step"),
+                    "409": _problem("The pipeline failed or was cancelled"),
+                    **invalid,
+                    **missing,
+                },
+            }
+        },
+        "/v1/events/stream": {
+            "get": {
+                "operationId": "streamEvents",
+                "summary": "Server-sent events, resumable with Last-Event-ID",
+                "parameters": [
+                    _query("pipeline_id", {"type": "string"}),
+                    _query("after", {"type": "integer", "minimum": 0}),
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "An endless text/event-stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "400": _problem("Bad Last-Event-ID"),
+                    **missing,
+                },
+            }
+        },
+        "/v1/webhook-endpoints": {
+            "post": {
+                "operationId": "createWebhookEndpoint",
+                "requestBody": _body(EndpointIn),
+                "responses": {
+                    "201": _json(EndpointOut, "Created; the secret is shown only now"),
+                    **invalid,
+                    **_AUTH,
+                },
+            },
+            "get": {
+                "operationId": "listWebhookEndpoints",
+                "responses": {"200": _json(EndpointListOut, "Every endpoint"), **_AUTH},
+            },
+        },
+        "/v1/webhook-endpoints/{endpoint_id}": {
+            "get": {
+                "operationId": "getWebhookEndpoint",
+                "parameters": [endpoint_id],
+                "responses": {"200": _json(EndpointOut, "The endpoint"), **missing},
+            },
+            "patch": {
+                "operationId": "updateWebhookEndpoint",
+                "parameters": [endpoint_id],
+                "requestBody": _body(EndpointPatch),
+                "responses": {"200": _json(EndpointOut, "Updated"), **invalid, **missing},
+            },
+            "delete": {
+                "operationId": "deleteWebhookEndpoint",
+                "parameters": [endpoint_id],
+                "responses": {"204": {"description": "Deleted"}, **missing},
+            },
+        },
+        "/v1/webhook-endpoints/{endpoint_id}/rotate-secret": {
+            "post": {
+                "operationId": "rotateWebhookSecret",
+                "parameters": [endpoint_id],
+                "requestBody": _body(RotateIn, required=False),
+                "responses": {
+                    "200": _json(EndpointOut, "The new secret, shown only now"),
+                    **invalid,
+                    **missing,
+                },
+            }
+        },
+        "/v1/webhook-messages": {
+            "get": {
+                "operationId": "listWebhookMessages",
+                "parameters": [
+                    _query("endpoint_id", {"type": "string"}),
+                    _query("pipeline_id", {"type": "string"}),
+                    _query(
+                        "status", {"type": "string", "enum": ["pending", "delivered", "failed"]}
+                    ),
+                    _query("cursor", {"type": "string"}),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                ],
+                "responses": {
+                    "200": _json(MessageListOut, "Messages, newest first"),
+                    "400": _problem("Bad query parameter"),
+                    **_AUTH,
+                },
+            }
+        },
+        "/v1/webhook-messages/redeliver": {
+            "post": {
+                "operationId": "redeliverFailedSince",
+                "requestBody": _body(RedeliverIn),
+                "responses": {
+                    "200": _json(RedeliveredOut, "How many go out again"),
+                    **invalid,
+                    **_AUTH,
+                },
+            }
+        },
+        "/v1/webhook-messages/{message_id}": {
+            "get": {
+                "operationId": "getWebhookMessage",
+                "parameters": [message_id],
+                "responses": {"200": _json(MessageOut, "With its attempts log"), **missing},
+            }
+        },
+        "/v1/webhook-messages/{message_id}/redeliver": {
+            "post": {
+                "operationId": "redeliverWebhookMessage",
+                "parameters": [message_id],
+                "responses": {
+                    "200": _json(MessageOut, "Due again now, same webhook-id"),
+                    "409": _problem("Not attempted yet"),
+                    **missing,
+                },
+            }
+        },
+        "/v1/webhook-secret": {
+            "get": {
+                "operationId": "getWebhookSecret",
+                "responses": {"200": _json(WebhookSecretOut, "Pipeline webhook secrets"), **_AUTH},
+            }
         },
     }

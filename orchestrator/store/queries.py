@@ -148,6 +148,11 @@ DUE_MESSAGES = f"""
       ))
     ORDER BY m.next_attempt_at LIMIT ?{{lock}}
 """
+FOLLOWERS_OF = f"""
+    SELECT {MESSAGE_COLUMNS} FROM webhook_messages
+    WHERE status = 'pending' AND pipeline_id IN ({{ids}})
+    ORDER BY pipeline_id, destination, seq
+"""
 LEASE_MESSAGE = "UPDATE webhook_messages SET next_attempt_at = ? WHERE id = ?"
 UPDATE_MESSAGE = """
     UPDATE webhook_messages SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,

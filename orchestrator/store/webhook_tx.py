@@ -56,12 +56,31 @@ class WebhookWrites:
         if messages:
             await self._conn.executemany(q.INSERT_MESSAGE, [message_values(m) for m in messages])
 
-    async def due_messages(self, now: float, limit: int, lease_until: float) -> list[Message]:
+    async def due_chains(
+        self, now: float, limit: int, lease_until: float, chain: int
+    ) -> list[list[Message]]:
+        """Up to ``limit`` due messages, each followed by up to ``chain - 1`` later pending
+        messages of the same pipeline to the same destination, all leased."""
         sql = q.DUE_MESSAGES.format(lock=self._conn.skip_locked_clause)
-        messages = [message_from_row(r) for r in await self._conn.fetch(sql, (now, limit))]
-        if messages:
-            await self._conn.executemany(q.LEASE_MESSAGE, [(lease_until, m.id) for m in messages])
-        return messages
+        heads = [message_from_row(r) for r in await self._conn.fetch(sql, (now, limit))]
+        if not heads:
+            return []
+        chains = {(h.destination, h.pipeline_id): [h] for h in heads}
+        ids = sorted({h.pipeline_id for h in heads})
+        followers = q.FOLLOWERS_OF.format(ids=", ".join("?" * len(ids)))
+        for row in await self._conn.fetch(followers, ids):
+            message = message_from_row(row)
+            links = chains.get((message.destination, message.pipeline_id))
+            if links is not None and message.seq > links[-1].seq and len(links) < chain:
+                links.append(message)
+        leased = [(lease_until, m.id) for links in chains.values() for m in links]
+        await self._conn.executemany(q.LEASE_MESSAGE, leased)
+        return list(chains.values())
+
+    async def release_messages(self, message_ids: Collection[str], now: float) -> None:
+        """Leased messages not attempted after all are due again (behind their head)."""
+        if message_ids:
+            await self._conn.executemany(q.LEASE_MESSAGE, [(now, i) for i in message_ids])
 
     async def message(self, message_id: str) -> Message | None:
         rows = await self._conn.fetch(q.SELECT_MESSAGE, (message_id,))

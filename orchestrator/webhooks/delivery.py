@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from orchestrator.batching import Batcher
 from orchestrator.store import Store, Transaction
 from orchestrator.webhooks import retry
 from orchestrator.webhooks.models import (
@@ -31,6 +32,8 @@ from orchestrator.webhooks.ssrf import Delivery
 log = logging.getLogger("reelay.webhooks")
 
 _LEASE_MARGIN_S = 30.0
+_CHAIN = 20
+"""A pipeline's later messages to the same destination, sent right after the head."""
 _EXCERPT = 2048
 
 
@@ -112,6 +115,9 @@ class Deliverer:
         self._lease_s = timeout_s + _LEASE_MARGIN_S
         self._tick_s = tick_s
         self._active = 0
+        self._records: Batcher[tuple[Message, Delivery, list[str]], None] = Batcher(
+            store, self._write
+        )
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -122,10 +128,14 @@ class Deliverer:
         self._stopping = True
         self._wake.set()
 
+    async def close(self) -> None:
+        """Wait for attempts being recorded; call before the store closes."""
+        await self._records.close()
+
     async def run_once(self) -> int:
-        """Send every due message once and record the outcomes. Returns how many were sent."""
+        """Send every due chain once and record the outcomes. Returns how many chains."""
         claimed = await self._claim(self._concurrency)
-        await asyncio.gather(*(self._deliver(m, e) for m, e in claimed))
+        await asyncio.gather(*(self._deliver(c, e) for c, e in claimed))
         return len(claimed)
 
     async def run(self) -> None:
@@ -136,14 +146,20 @@ class Deliverer:
             while not self._stopping:
                 self._wake.clear()
                 free = self._concurrency - self._active
-                claimed = await self._claim(free) if free > 0 else []
-                for message, endpoint in claimed:
+                # While deliveries are in flight, claim in batches rather than one per
+                # finished delivery: each claim is a transaction.
+                batch_ready = self._active == 0 or free >= max(1, self._concurrency // 4)
+                claimed = await self._claim(free) if batch_ready else []
+                for chain, endpoint in claimed:
                     self._active += 1
-                    task = tg.create_task(self._deliver_and_release(message, endpoint))
+                    task = tg.create_task(self._deliver_and_release(chain, endpoint))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
                 if claimed:
                     await asyncio.sleep(0)
+                    continue
+                if not batch_ready:
+                    await self._wake.wait()
                     continue
                 due = await self._store.next_message_due()
                 timeout = self._tick_s
@@ -154,50 +170,69 @@ class Deliverer:
             for task in in_flight:
                 task.cancel()
 
-    async def _deliver_and_release(self, message: Message, endpoint: Endpoint | None) -> None:
+    async def _deliver_and_release(self, chain: list[Message], endpoint: Endpoint | None) -> None:
         try:
-            await self._deliver(message, endpoint)
+            await self._deliver(chain, endpoint)
         finally:
             self._active -= 1
             self._wake.set()
 
-    async def _claim(self, limit: int) -> list[tuple[Message, Endpoint | None]]:
+    async def _claim(self, limit: int) -> list[tuple[list[Message], Endpoint | None]]:
         now = self._clock()
 
-        async def job(tx: Transaction) -> list[tuple[Message, Endpoint | None]]:
-            messages = await tx.due_messages(now, limit, now + self._lease_s)
+        async def job(tx: Transaction) -> list[tuple[list[Message], Endpoint | None]]:
+            chains = await tx.due_chains(now, limit, now + self._lease_s, _CHAIN)
             endpoints = {e.id: e for e in await tx.enabled_endpoints()}
-            return [(m, endpoints.get(m.destination)) for m in messages]
+            return [(c, endpoints.get(c[0].destination)) for c in chains]
 
         return await self._store.run(job)
 
-    async def _deliver(self, message: Message, endpoint: Endpoint | None) -> None:
-        now = self._clock()
-        if message.destination == PIPELINE_DESTINATION:
-            url, secrets = message.url, self._pipeline_secrets
-        elif endpoint is not None:
-            url, secrets = endpoint.url, endpoint.signing_secrets(now)
-        else:
-            return  # endpoint disabled since the claim; the lease runs out and it waits
-        body = message.payload.encode()
-        delivery = await self._sender.send(
-            url, signed_headers(secrets, message.id, int(now), body), body
-        )
-        if delivery.error:
-            log.info("webhook %s to %s failed: %s", message.id, message.destination, delivery.error)
-        await self._record(message, delivery)
+    async def _deliver(self, chain: list[Message], endpoint: Endpoint | None) -> None:
+        """Send a chain in order; the first failure stops it and releases the rest."""
+        recorded: list[asyncio.Future[None]] = []
+        for n, message in enumerate(chain):
+            now = self._clock()
+            if message.destination == PIPELINE_DESTINATION:
+                url, secrets = message.url, self._pipeline_secrets
+            elif endpoint is not None:
+                url, secrets = endpoint.url, endpoint.signing_secrets(now)
+            else:
+                break  # endpoint disabled since the claim; the leases run out and they wait
+            body = message.payload.encode()
+            delivery = await self._sender.send(
+                url, signed_headers(secrets, message.id, int(now), body), body
+            )
+            ok = delivery.status is not None and 200 <= delivery.status < 300
+            if not ok:
+                log.info(
+                    "webhook %s to %s failed: %s",
+                    message.id,
+                    message.destination,
+                    delivery.error or f"HTTP {delivery.status}",
+                )
+            rest = [] if ok else [m.id for m in chain[n + 1 :]]
+            recorded.append(asyncio.ensure_future(self._records.submit((message, delivery, rest))))
+            if not ok:
+                break
+        await asyncio.gather(*recorded)
 
-    async def _record(self, message: Message, delivery: Delivery) -> None:
+    async def _write(
+        self, tx: Transaction, outcomes: Sequence[tuple[Message, Delivery, list[str]]]
+    ) -> list[None]:
         now = self._clock()
-        updated, attempt = after_attempt(message, delivery, now, self._rng)
-
-        async def job(tx: Transaction) -> None:
-            await tx.insert_attempts([attempt])
-            await tx.update_messages([updated])
+        attempts: list[Attempt] = []
+        updated: list[Message] = []
+        for message, delivery, _ in outcomes:
+            after, attempt = after_attempt(message, delivery, now, self._rng)
+            updated.append(after)
+            attempts.append(attempt)
+        await tx.insert_attempts(attempts)
+        await tx.update_messages(updated)
+        await tx.release_messages([i for *_, rest in outcomes for i in rest], now)
+        for message, delivery, _ in outcomes:
             if delivery.status == 410:
                 await _disable(tx, message, now)
-
-        await self._store.run(job)
+        return [None] * len(outcomes)
 
 
 async def _disable(tx: Transaction, message: Message, now: float) -> None:

@@ -30,6 +30,15 @@ EVENT_TYPES: frozenset[str] = frozenset(
 )
 
 
+DEFAULT_EVENT_TYPES: frozenset[str] = EVENT_TYPES - {
+    "step.pending",
+    "step.submitting",
+    "pipeline.running",
+}
+"""What a destination without a filter receives: the bookkeeping steps in between stay in
+the event log and the stream, and go out only to endpoints that name them."""
+
+
 class MessageStatus(enum.StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -58,9 +67,9 @@ class Endpoint:
     disabled_reason: str | None = None
 
     def wants(self, event_type: str) -> bool:
-        """Empty filter = every event; ``step.*`` matches every step event."""
+        """Empty filter = the default events; ``step.*`` matches every step event."""
         if not self.event_types:
-            return True
+            return event_type in DEFAULT_EVENT_TYPES
         return any(
             t == event_type or (t.endswith(".*") and event_type.startswith(t[:-1]))
             for t in self.event_types

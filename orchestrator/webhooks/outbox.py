@@ -13,6 +13,7 @@ from typing import Any
 
 from orchestrator.models import Event, Pipeline
 from orchestrator.webhooks.models import (
+    DEFAULT_EVENT_TYPES,
     PIPELINE_DESTINATION,
     Endpoint,
     Message,
@@ -40,7 +41,9 @@ def messages_for(
     messages: list[Message] = []
     for event in events:
         pipeline = pipelines[event.pipeline_id]
-        targets = [(PIPELINE_DESTINATION, pipeline.webhook_url)] if pipeline.webhook_url else []
+        targets = []
+        if pipeline.webhook_url and event.type in DEFAULT_EVENT_TYPES:
+            targets.append((PIPELINE_DESTINATION, pipeline.webhook_url))
         targets += [(e.id, e.url) for e in endpoints if e.enabled and e.wants(event.type)]
         for destination, url in targets:
             messages.append(

@@ -1,0 +1,115 @@
+"""Benchmark: from a transition to the first delivery attempt of its webhook, p50 and p99.
+
+    python -m bench.webhooks [--pipelines 1000] [--task-seconds 2] [--concurrency 512]
+
+1,000 pipelines (generate + 2 extends, each with a webhook_url) run against the sandbox in one
+process while a receiver in another records, for every message's first attempt, the time from
+the event (the body's timestamp, taken when the transition was committed) to its arrival.
+Not a test: numbers only. Target: p99 <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.pipelines import PREFIX, body, free_port, sandbox_process
+from orchestrator import eventloop
+from orchestrator.plans import PipelineRequest
+from orchestrator.runtime import open_runtime
+from orchestrator.settings import PROVIDER_NAMES, load_settings
+from orchestrator.webhooks.models import DEFAULT_EVENT_TYPES
+
+
+async def main(args: argparse.Namespace) -> None:
+    port = free_port()
+    receiver = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+        [sys.executable, str(Path(__file__).with_name("_hook_receiver.py")), str(port)]
+    )
+    hook = f"http://127.0.0.1:{port}"
+    try:
+        async with sandbox_process(args.task_seconds) as sandbox, httpx.AsyncClient() as client:
+            for _ in range(100):
+                try:
+                    await client.get(hook + "/stats")
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.05)
+            with tempfile.TemporaryDirectory() as tmp:
+                polling = {
+                    "first_poll_s": args.task_seconds,
+                    "poll_interval_s": args.task_seconds / 4,
+                    "poll_max_interval_s": args.task_seconds,
+                }
+                settings = load_settings(
+                    database_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
+                    data_dir=Path(tmp) / "data",
+                    webhook_allow_private=True,
+                    webhook_concurrency=args.concurrency,
+                    _env_file=None,
+                    **{
+                        name: {"base_url": sandbox + PREFIX[name], "api_key": "k", **polling}
+                        for name in PROVIDER_NAMES
+                    },
+                )
+                async with open_runtime(settings) as rt:
+                    tasks = [
+                        asyncio.create_task(rt.engine.run()),
+                        asyncio.create_task(rt.deliverer.run()),
+                    ]
+                    start = time.perf_counter()
+                    gate = asyncio.Semaphore(100)
+
+                    async def create(n: int) -> None:
+                        request = body(PROVIDER_NAMES[n % 4], n).model_dump(by_alias=True)
+                        request["webhook_url"] = hook + "/hook"
+                        async with gate:
+                            await rt.operations.create(PipelineRequest.model_validate(request))
+
+                    await asyncio.gather(*(create(n) for n in range(args.pipelines)))
+                    while True:
+                        counts = await rt.store.count_steps_by_status()
+                        if (
+                            counts.get("succeeded", 0) + counts.get("failed", 0)
+                            >= 3 * args.pipelines
+                        ):
+                            break
+                        await asyncio.sleep(0.05)
+                    events = 0
+                    for view in await rt.store.list_pipelines(limit=args.pipelines):
+                        log = await rt.store.events(view.pipeline.id)
+                        events += sum(e.type in DEFAULT_EVENT_TYPES for e in log)
+                    while len((await client.get(hook + "/stats")).json()["delays"]) < events:  # noqa: ASYNC110
+                        await asyncio.sleep(0.05)
+                    wall = time.perf_counter() - start
+                    for component in (rt.engine, rt.deliverer):
+                        component.stop()
+                    await asyncio.gather(*tasks)
+            delays = sorted((await client.get(hook + "/stats")).json()["delays"])
+    finally:
+        receiver.terminate()
+        receiver.wait(10)
+    q = statistics.quantiles(delays, n=100)
+    print(f"pipelines            {args.pipelines} in flight, task {args.task_seconds} s")
+    print(f"webhook messages     {len(delays)} (first attempts), wall {wall:.1f} s")
+    print(
+        f"transition -> first delivery attempt: p50 {q[49] * 1000:.0f} ms, "
+        f"p90 {q[89] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
+    )
+    print(f"target p99 <= 1000 ms: {'met' if q[98] <= 1.0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pipelines", type=int, default=1000)
+    parser.add_argument("--task-seconds", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=512, help="deliveries in flight")
+    eventloop.run(main(parser.parse_args()))
