@@ -36,10 +36,11 @@ async def watch(
     client: ApiClient,
     pipeline_ids: Sequence[str],
     *,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     interval: float = 0.5,
 ) -> list[dict[str, Any]]:
     """Follow pipelines until all have finished; returns their final JSON."""
+    out = out or sys.stdout
     tty = out.isatty()
     seen: dict[str, str] = {}
     drawn = 0

@@ -41,8 +41,9 @@ async def _messages(response: httpx.Response) -> AsyncIterator[dict[str, str]]:
             fields[key] = value.removeprefix(" ")
 
 
-async def watch_events(client: ApiClient, pipeline_id: str, *, out: TextIO = sys.stdout) -> str:
+async def watch_events(client: ApiClient, pipeline_id: str, *, out: TextIO | None = None) -> str:
     """Print events until the pipeline finishes; returns its final status."""
+    out = out or sys.stdout
     last_id: str | None = None
     while True:
         headers = {"Last-Event-ID": last_id} if last_id else {}

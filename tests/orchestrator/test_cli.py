@@ -93,3 +93,23 @@ def test_wrong_token(
     monkeypatch.setenv("REELAY_API_TOKEN", "wrong")
     assert main(["list"]) == 2
     assert "401" in capsys.readouterr().err
+
+
+def test_watch_and_extend(
+    api_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """extend adds a step; watch replays the pipeline's events from the stream and ends with
+    the pipeline's final event."""
+    monkeypatch.setenv("REELAY_API_URL", api_url)
+    monkeypatch.setenv("REELAY_API_TOKEN", "tok")
+    assert main(["submit", "--provider", "fake", "--prompt", "a"]) == 0
+    pid = capsys.readouterr().out.strip()
+    assert main(["extend", pid, "--prompt", "b", "--from", "0"]) == 0
+    assert capsys.readouterr().out.strip() == "step 1 added; pipeline pending"
+    assert main(["cancel", pid]) == 0
+    capsys.readouterr()
+    assert main(["watch", pid]) == 1  # ended, but not succeeded
+    lines = capsys.readouterr().out.splitlines()
+    assert "pipeline.created" in lines[0]
+    assert any("step.added" in line for line in lines)
+    assert "pipeline.cancelled" in lines[-1]
