@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from orchestrator import eventloop, logs
 from orchestrator.client import ApiClient, ApiError
 from orchestrator.progress import pipeline_block, watch
@@ -78,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
 
     cancel = sub.add_parser("cancel", help="cancel a pipeline")
     cancel.add_argument("id")
+
+    fetch = sub.add_parser("fetch", help="download a pipeline's final video(s)")
+    fetch.add_argument("id")
+    fetch.add_argument("--dir", default=".", help="where to write them (default: here)")
+    fetch.add_argument("--all", action="store_true", help="every step's video, not only the ends")
 
     watch_cmd = sub.add_parser("watch", help="follow a pipeline's events live until it ends")
     watch_cmd.add_argument("id")
@@ -151,6 +158,8 @@ async def _client_command(args: argparse.Namespace) -> int:
                 print(f"more: reelay list --cursor {page['next_cursor']}")
         elif args.command == "cancel":
             print((await client.cancel(args.id))["status"])
+        elif args.command == "fetch":
+            return await _fetch(client, args.id, Path(args.dir), every_step=args.all)
         elif args.command == "watch":
             return 0 if await watch_events(client, args.id) == "succeeded" else 1
         elif args.command == "extend":
@@ -162,6 +171,25 @@ async def _client_command(args: argparse.Namespace) -> int:
         elif args.command == "webhook-secret":
             for secret in (await client.request("GET", "/v1/webhook-secret"))["secrets"]:
                 print(secret)
+    return 0
+
+
+async def _fetch(client: ApiClient, pipeline_id: str, target: Path, *, every_step: bool) -> int:
+    """The final videos are those of steps nothing continues (the ends of each branch)."""
+    pipeline = await client.get(pipeline_id)
+    parents = {s["parent"] for s in pipeline["steps"]}
+    wanted = [s for s in pipeline["steps"] if every_step or s["index"] not in parents]
+    missing = [s["index"] for s in wanted if not s.get("artifact")]
+    if missing:
+        raise UsageError(
+            f"no kept video yet for step(s) {', '.join(map(str, missing))} of {pipeline_id} "
+            f"(pipeline {pipeline['status']})"
+        )
+    await anyio.Path(target).mkdir(parents=True, exist_ok=True)
+    for step in wanted:
+        path = target / f"{pipeline_id}-step{step['index']}.mp4"
+        size = await client.download(step["artifact"]["url"], path)
+        print(f"{path}  {size} bytes  sha256 {step['artifact']['sha256']}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -63,6 +64,21 @@ class ApiClient:
                 f"cannot reach reelay at {self._base_url} ({type(exc).__name__}); is "
                 "`reelay serve` running and REELAY_API_URL right?"
             ) from exc
+
+    async def download(self, path: str, target: Path) -> int:
+        """Stream a binary resource to ``target`` (written atomically); returns its size."""
+        partial = target.with_name(target.name + ".partial")
+        size = 0
+        try:
+            async with self.stream(path, {}) as response:
+                with partial.open("wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        out.write(chunk)
+                        size += len(chunk)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return size
 
     async def create(self, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None

@@ -248,8 +248,10 @@ class Engine:
                 url = self._callback_url_for(item.step)
             return await submit(item, provider, url)
         finally:
+            full = self._active[name] >= self._contexts[name].settings.max_concurrent_requests
             self._active[name] -= 1
-            self._wake.set()
+            if full:  # a claim may have left due work behind for lack of this slot
+                self._wake.set()
 
     async def _write_loop(self) -> None:
         done = False

@@ -18,6 +18,10 @@ import uvicorn
 from starlette.applications import Starlette
 
 from orchestrator.api import create_api_app
+from orchestrator.artifacts.downloader import Downloader
+from orchestrator.artifacts.retention import Pruner
+from orchestrator.artifacts.setup import open_storage, provider_auth
+from orchestrator.artifacts.storage import ArtifactStorage
 from orchestrator.engine import Engine
 from orchestrator.inbox import CallbackInbox
 from orchestrator.models import Step
@@ -27,6 +31,7 @@ from orchestrator.providers.registry import build_providers
 from orchestrator.secrets import signing_secrets, webhook_secrets
 from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
+from orchestrator.transport import AiohttpTransport
 from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.endpoints import WebhookOperations
 from orchestrator.webhooks.ssrf import WebhookSender
@@ -50,6 +55,9 @@ class Runtime:
     tokens: CallbackTokens
     deliverer: Deliverer
     webhooks: WebhookOperations
+    downloader: Downloader
+    storage: ArtifactStorage
+    pruner: Pruner | None
 
 
 def _callback_urls(public_url: str | None, tokens: CallbackTokens) -> CallbackUrlFor | None:
@@ -79,6 +87,12 @@ async def open_runtime(
     store = await open_store(settings.database_url)
     inbox: CallbackInbox | None = None
     deliverer: Deliverer | None = None
+    download_client = httpx.AsyncClient(
+        transport=AiohttpTransport(max_connections=settings.artifact_concurrency * 2),
+        timeout=httpx.Timeout(60.0, connect=10.0),
+        follow_redirects=True,
+    )
+    storage: ArtifactStorage | None = None
     sender = WebhookSender(
         allow_private=settings.webhook_allow_private,
         timeout_s=settings.webhook_timeout_s,
@@ -109,6 +123,23 @@ async def open_runtime(
             tick_s=settings.engine_tick_s,
         )
         store.add_commit_listener(deliverer.wake)
+        storage = open_storage(settings)
+        downloader = Downloader(
+            store,
+            storage,
+            download_client,
+            auth_for=provider_auth(settings),
+            clock=clock,
+            concurrency=settings.artifact_concurrency,
+            max_bytes=settings.artifact_max_bytes,
+            tick_s=settings.engine_tick_s,
+        )
+        store.add_commit_listener(downloader.wake)
+        pruner = (
+            Pruner(store, storage, settings.artifact_retention_days * 86_400, clock=clock)
+            if settings.artifact_retention_days
+            else None
+        )
         webhooks = WebhookOperations(store, wake=deliverer.wake, clock=clock)
         token = settings.api_token.get_secret_value() if settings.api_token else None
         yield Runtime(
@@ -123,11 +154,15 @@ async def open_runtime(
                 api_token=token,
                 webhooks=webhooks,
                 webhook_secrets=hook_secrets,
+                storage=storage,
             ),
             public_app=create_receiver_app(inbox, tokens, parsers),
             tokens=tokens,
             deliverer=deliverer,
             webhooks=webhooks,
+            downloader=downloader,
+            storage=storage,
+            pruner=pruner,
         )
     finally:
         if inbox is not None:
@@ -135,6 +170,9 @@ async def open_runtime(
         if deliverer is not None:
             await deliverer.close()
         await sender.aclose()
+        await download_client.aclose()
+        if storage is not None:
+            await storage.aclose()
         await store.close()
         for client in clients:
             await client.aclose()
@@ -188,11 +226,17 @@ async def serve(
             log.info("stopping: finishing submits in flight")
             rt.engine.stop()
             rt.deliverer.stop()
+            rt.downloader.stop()
+            if rt.pruner is not None:
+                rt.pruner.stop()
             api.should_exit = public.should_exit = True
 
         async with asyncio.TaskGroup() as tg:
             tg.create_task(rt.engine.run())
             tg.create_task(rt.deliverer.run())
+            tg.create_task(rt.downloader.run())
+            if rt.pruner is not None:
+                tg.create_task(rt.pruner.run())
             tg.create_task(api.serve())
             tg.create_task(public.serve())
             tg.create_task(stopper())

@@ -76,6 +76,33 @@ class Settings(BaseSettings):
     )
     webhook_timeout_s: float = Field(default=15.0, gt=0, description="Per-delivery timeout")
     webhook_concurrency: int = Field(default=512, ge=1, description="Deliveries in flight")
+    artifact_dir: Path | None = Field(
+        default=None,
+        description="Where result videos are kept; default <REELAY_DATA_DIR>/artifacts",
+    )
+    artifact_max_bytes: int = Field(
+        default=512 * 1024 * 1024, gt=0, description="Largest video reelay will keep"
+    )
+    artifact_concurrency: int = Field(default=8, ge=1, description="Downloads in flight")
+    artifact_retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Delete kept videos this long after their pipelines finished; unset = keep",
+    )
+    artifact_s3_bucket: str | None = Field(
+        default=None, description="Keep videos in this S3-compatible bucket instead of on disk"
+    )
+    artifact_s3_prefix: str = Field(default="reelay/", description="Key prefix in the bucket")
+    artifact_s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, R2, ...); unset = AWS"
+    )
+    artifact_s3_region: str | None = Field(default=None, description="S3 region")
+    artifact_s3_access_key_id: SecretStr | None = Field(
+        default=None, description="S3 access key id (unset = the default AWS credential chain)"
+    )
+    artifact_s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key"
+    )
     engine_tick_s: float = Field(
         default=1.0, gt=0, description="Longest the engine sleeps when nothing wakes it"
     )
@@ -99,6 +126,10 @@ class Settings(BaseSettings):
                 "is not a loopback address"
             )
         return self
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.artifact_dir or self.data_dir / "artifacts"
 
     def provider(self, name: str) -> ProviderSettings:
         settings: ProviderSettings = getattr(self, name)

@@ -12,6 +12,8 @@ from orchestrator.api import routes, webhook_routes
 from orchestrator.api.errors import HANDLERS
 from orchestrator.api.openapi import build_openapi
 from orchestrator.api.stream import stream_events
+from orchestrator.api.video_routes import step_video
+from orchestrator.artifacts.storage import ArtifactStorage
 from orchestrator.operations import Operations
 from orchestrator.store import Store
 from orchestrator.webhooks.endpoints import WebhookOperations
@@ -26,6 +28,7 @@ def create_api_app(
     api_token: str | None,
     webhooks: WebhookOperations | None = None,
     webhook_secrets: Sequence[str] = (),
+    storage: ArtifactStorage | None = None,
 ) -> Starlette:
     w = webhook_routes
     app = Starlette(
@@ -36,6 +39,11 @@ def create_api_app(
             Route("/v1/pipelines/{pipeline_id}/cancel", routes.cancel_pipeline, methods=["POST"]),
             Route("/v1/pipelines/{pipeline_id}/events", routes.list_events, methods=["GET"]),
             Route("/v1/pipelines/{pipeline_id}/extends", routes.add_extend, methods=["POST"]),
+            Route(
+                "/v1/pipelines/{pipeline_id}/steps/{index}/video",
+                step_video,
+                methods=["GET", "HEAD"],
+            ),
             Route("/v1/events/stream", stream_events, methods=["GET"]),
             Route("/v1/webhook-endpoints", w.create_endpoint, methods=["POST"]),
             Route("/v1/webhook-endpoints", w.list_endpoints, methods=["GET"]),
@@ -65,6 +73,7 @@ def create_api_app(
     app.state.operations = operations
     app.state.webhooks = webhooks or WebhookOperations(store, wake=lambda: None)
     app.state.webhook_secrets = tuple(webhook_secrets)
+    app.state.storage = storage
     app.state.store = store
     app.state.api_token = api_token
     app.state.openapi = build_openapi()

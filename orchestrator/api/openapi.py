@@ -235,6 +235,29 @@ def _event_and_webhook_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/v1/pipelines/{pipeline_id}/steps/{index}/video": {
+            "get": {
+                "operationId": "getStepVideo",
+                "summary": "The kept copy of a step's video; honours Range",
+                "parameters": [
+                    _ID,
+                    {"name": "index", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "Range",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "The whole video", "content": {"video/mp4": {}}},
+                    "206": {"description": "The requested bytes", "content": {"video/mp4": {}}},
+                    "400": _problem("Bad step index"),
+                    "416": {"description": "The range lies outside the video"},
+                    **missing,
+                },
+            }
+        },
         "/v1/events/stream": {
             "get": {
                 "operationId": "streamEvents",

@@ -15,18 +15,29 @@ from orchestrator.api.schemas import (
     EventListOut,
     HealthOut,
     PipelineListOut,
+    PipelineOut,
     event_out,
+    kept_artifacts,
     pipeline_out,
 )
-from orchestrator.models import PipelineStatus
+from orchestrator.models import PipelineStatus, PipelineView
 from orchestrator.operations import Operations
 from orchestrator.plans import ExtendSpec, PipelineRequest
+from orchestrator.store import Store
 
 MAX_BODY = 1 << 20
 
 
 def _json(model: BaseModel, status: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+async def render(request: Request, views: list[PipelineView]) -> list[PipelineOut]:
+    """Pipelines as JSON, each step with its kept video when there is one."""
+    store: Store = request.app.state.store
+    found = await store.step_artifacts([v.pipeline.id for v in views])
+    kept = kept_artifacts(found)
+    return [pipeline_out(v, kept) for v in views]
 
 
 def ops(request: Request) -> Operations:
@@ -75,13 +86,13 @@ async def create_pipeline(request: Request) -> Response:
     if key is not None and not 1 <= len(key) <= 255:
         raise BadRequest("Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key")
     view, created = await ops(request).create(body, key)
-    return _json(pipeline_out(view), 201 if created else 200)
+    return _json((await render(request, [view]))[0], 201 if created else 200)
 
 
 async def get_pipeline(request: Request) -> Response:
     check_token(request)
     view = await ops(request).get(request.path_params["pipeline_id"])
-    return _json(pipeline_out(view))
+    return _json((await render(request, [view]))[0])
 
 
 async def list_pipelines(request: Request) -> Response:
@@ -98,20 +109,20 @@ async def list_pipelines(request: Request) -> Response:
         cursor=request.query_params.get("cursor"),
     )
     cursor = views[-1].pipeline.id if len(views) == limit else None
-    return _json(PipelineListOut(items=[pipeline_out(v) for v in views], next_cursor=cursor))
+    return _json(PipelineListOut(items=await render(request, views), next_cursor=cursor))
 
 
 async def cancel_pipeline(request: Request) -> Response:
     check_token(request)
     view = await ops(request).cancel(request.path_params["pipeline_id"])
-    return _json(pipeline_out(view))
+    return _json((await render(request, [view]))[0])
 
 
 async def add_extend(request: Request) -> Response:
     check_token(request)
     body = ExtendSpec.model_validate(await read_json(request))
     view = await ops(request).add_extend(request.path_params["pipeline_id"], body)
-    return _json(pipeline_out(view), 201)
+    return _json((await render(request, [view]))[0], 201)
 
 
 async def list_events(request: Request) -> Response:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from orchestrator.artifacts.models import DownloadStatus, StepArtifact
 from orchestrator.models import Event, PipelineView, Step, StepError
 
 
 class ErrorOut(BaseModel):
     code: str
     message: str
+
+
+class ArtifactOut(BaseModel):
+    sha256: str
+    size: int
+    content_type: str
+    url: str
 
 
 class StepOut(BaseModel):
@@ -31,6 +40,8 @@ class StepOut(BaseModel):
     attempts: int
     submitted_at: str | None
     completed_at: str | None
+    artifact: ArtifactOut | None = None
+    """The kept copy of the step's video, once downloaded."""
 
 
 class PipelineOut(BaseModel):
@@ -94,8 +105,9 @@ def _err(error: StepError | None) -> ErrorOut | None:
     return None if error is None else ErrorOut(code=error.code, message=error.message)
 
 
-def step_out(step: Step) -> StepOut:
+def step_out(step: Step, artifact: ArtifactOut | None = None) -> StepOut:
     return StepOut(
+        artifact=artifact,
         index=step.index,
         kind=step.kind,
         parent=step.parent,
@@ -114,8 +126,12 @@ def step_out(step: Step) -> StepOut:
     )
 
 
-def pipeline_out(view: PipelineView) -> PipelineOut:
+def pipeline_out(
+    view: PipelineView, artifacts: Mapping[tuple[str, int], StepArtifact] | None = None
+) -> PipelineOut:
+    """``artifacts``: the first kept video of each (pipeline, step), when known."""
     p = view.pipeline
+    kept = artifacts or {}
     return PipelineOut(
         id=p.id,
         status=str(p.status),
@@ -125,8 +141,29 @@ def pipeline_out(view: PipelineView) -> PipelineOut:
         metadata=p.metadata,
         webhook_url=p.webhook_url,
         error=_err(p.error),
-        steps=[step_out(s) for s in view.steps],
+        steps=[step_out(s, _artifact_out(kept.get((p.id, s.index)))) for s in view.steps],
     )
+
+
+def _artifact_out(kept: StepArtifact | None) -> ArtifactOut | None:
+    if kept is None or kept.artifact is None:
+        return None
+    a = kept.artifact
+    return ArtifactOut(
+        sha256=a.sha256,
+        size=a.size,
+        content_type=a.content_type,
+        url=f"/v1/pipelines/{kept.pipeline_id}/steps/{kept.step}/video",
+    )
+
+
+def kept_artifacts(found: list[StepArtifact]) -> dict[tuple[str, int], StepArtifact]:
+    """The first stored video of each step."""
+    kept: dict[tuple[str, int], StepArtifact] = {}
+    for a in found:
+        if a.status is DownloadStatus.STORED and (a.pipeline_id, a.step) not in kept:
+            kept[(a.pipeline_id, a.step)] = a
+    return kept
 
 
 def event_out(event: Event) -> EventOut:

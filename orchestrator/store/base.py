@@ -17,8 +17,11 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
+from orchestrator.artifacts.jobs import downloads_for
+from orchestrator.artifacts.models import StepArtifact
 from orchestrator.models import Event, EventDraft, Pipeline, PipelineView, Step
 from orchestrator.store import queries as q
+from orchestrator.store.artifact_tx import ArtifactWrites, step_artifacts
 from orchestrator.store.rows import (
     Row,
     event_data,
@@ -70,12 +73,13 @@ class DuplicateKey(Exception):
     """An idempotency key is already taken (raised inside the transaction that tried)."""
 
 
-class Transaction(WebhookWrites):
+class Transaction(WebhookWrites, ArtifactWrites):
     """Reads and writes inside one database transaction."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._enabled_endpoints = None
+        self.wrote_events = False
 
     async def load(self, pipeline_ids: Collection[str]) -> dict[str, PipelineView]:
         """Pipelines with their steps, locked for this transaction where the database can."""
@@ -210,7 +214,8 @@ class Transaction(WebhookWrites):
         new_steps: list[Step] = []
         changed_steps: list[Step] = []
         pipelines: dict[str, Pipeline] = {}
-        for before, after in changes:
+        changes_list = list(changes)
+        for before, after in changes_list:
             old_steps = {s.index: s for s in before.steps} if before else {}
             for step in after.steps:
                 old = old_steps.get(step.index)
@@ -249,7 +254,10 @@ class Transaction(WebhookWrites):
             await self._conn.executemany(
                 q.UPDATE_STEP, [step_update_values(s) for s in changed_steps]
             )
+        # A step's success and the downloads that keep its videos are one write.
+        await self.insert_downloads(downloads_for(changes_list, now))
         if event_rows:
+            self.wrote_events = True
             await self._conn.executemany(q.INSERT_EVENT, event_rows)
             # The outbox is written in the events' own transaction: no event without its messages.
             endpoints = await self.enabled_endpoints()
@@ -293,6 +301,7 @@ class Store(WebhookReads):
             del self._jobs[:_MAX_JOBS_PER_COMMIT]
             results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
             try:
+                tx_wrote_events = False
                 async with self._backend.transaction() as conn:
                     tx = Transaction(conn)
                     for n, (job, future) in enumerate(batch):
@@ -305,6 +314,7 @@ class Store(WebhookReads):
                         else:
                             results.append((future, result, None))
                         await conn.execute(f"RELEASE SAVEPOINT job{n}")
+                    tx_wrote_events = tx.wrote_events
             except BaseException as exc:
                 for _, future in batch:
                     if not future.done():
@@ -312,8 +322,9 @@ class Store(WebhookReads):
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for listener in list(self._listeners):
-                listener()
+            if tx_wrote_events:
+                for listener in list(self._listeners):
+                    listener()
             for future, result, error in results:
                 if future.done():
                     continue
@@ -360,6 +371,15 @@ class Store(WebhookReads):
             value = await conn.fetchval(q.LAST_EVENT_ID)
         return int(value or 0)
 
+    async def step_artifacts(self, pipeline_ids: Collection[str]) -> list[StepArtifact]:
+        async with self._backend.reader() as conn:
+            return await step_artifacts(conn, pipeline_ids)
+
+    async def next_download_due(self) -> float | None:
+        async with self._backend.reader() as conn:
+            value = await conn.fetchval(q.NEXT_DOWNLOAD_DUE)
+        return float(value) if value is not None else None
+
     async def next_due(self) -> float | None:
         async with self._backend.reader() as conn:
             value = await conn.fetchval(q.NEXT_DUE)
@@ -375,7 +395,9 @@ class Store(WebhookReads):
             return [dict(r) for r in await conn.fetch(sql, params)]
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
-        """``listener`` runs after every committed write transaction (wakes waiters)."""
+        """``listener`` runs after every committed transaction that appended events (and so
+        possibly webhook messages and downloads): the stream, the deliverer and the downloader
+        wait on it. Not after every transaction: a claim must not wake its own claimer."""
         self._listeners.append(listener)
 
     def remove_commit_listener(self, listener: Callable[[], None]) -> None:

@@ -2,6 +2,8 @@
 
 Placeholders are ``?``; the PostgreSQL store rewrites them to ``$n``, and ``{lock}`` becomes
 ``FOR UPDATE [SKIP LOCKED]`` there. Each statement means the same on SQLite and PostgreSQL.
+A parameter that is only compared with NULL is cast (``CAST(? AS TEXT) IS NULL``): PostgreSQL
+cannot tell its type otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ SELECT_PIPELINE_BY_KEY = f"SELECT {_P} FROM pipelines WHERE idempotency_key = ?"
 # Page through pipelines newest first; ids are time-ordered so the id is the cursor.
 LIST_PIPELINES = f"""
     SELECT {_P} FROM pipelines
-    WHERE (? IS NULL OR status = ?) AND (? IS NULL OR provider = ?) AND (? IS NULL OR id < ?)
+    WHERE (CAST(? AS TEXT) IS NULL OR status = ?) AND (CAST(? AS TEXT) IS NULL OR provider = ?)
+      AND (CAST(? AS TEXT) IS NULL OR id < ?)
     ORDER BY id DESC LIMIT ?
 """
 
@@ -66,7 +69,7 @@ EVENTS_OF_PIPELINE = """
 """
 EVENTS_AFTER = """
     SELECT id, pipeline_id, seq, type, step_idx, data, created_at FROM events
-    WHERE id > ? AND (? IS NULL OR pipeline_id = ?) ORDER BY id LIMIT ?
+    WHERE id > ? AND (CAST(? AS TEXT) IS NULL OR pipeline_id = ?) ORDER BY id LIMIT ?
 """
 LAST_EVENT_ID = "SELECT MAX(id) FROM events"
 COUNT_STEPS_BY_STATUS = "SELECT status, COUNT(*) AS n FROM steps GROUP BY status"
@@ -162,18 +165,21 @@ UPDATE_MESSAGE = """
 SELECT_MESSAGE = f"SELECT {MESSAGE_COLUMNS} FROM webhook_messages WHERE id = ?"
 LIST_MESSAGES = f"""
     SELECT {MESSAGE_COLUMNS} FROM webhook_messages
-    WHERE (? IS NULL OR destination = ?) AND (? IS NULL OR pipeline_id = ?)
-      AND (? IS NULL OR status = ?) AND (? IS NULL OR id < ?)
+    WHERE (CAST(? AS TEXT) IS NULL OR destination = ?)
+      AND (CAST(? AS TEXT) IS NULL OR pipeline_id = ?)
+      AND (CAST(? AS TEXT) IS NULL OR status = ?) AND (CAST(? AS TEXT) IS NULL OR id < ?)
     ORDER BY id DESC LIMIT ?
 """
 FAIL_PENDING_MESSAGES = """
     UPDATE webhook_messages SET status = 'failed', last_error = ?, finished_at = ?,
         next_attempt_at = NULL
-    WHERE status = 'pending' AND destination = ? AND (? IS NULL OR pipeline_id = ?)
+    WHERE status = 'pending' AND destination = ?
+      AND (CAST(? AS TEXT) IS NULL OR pipeline_id = ?)
 """
 REDELIVER_FAILED_SINCE = """
     UPDATE webhook_messages SET status = 'pending', next_attempt_at = ?, finished_at = NULL
-    WHERE status = 'failed' AND finished_at >= ? AND (? IS NULL OR destination = ?)
+    WHERE status = 'failed' AND finished_at >= ?
+      AND (CAST(? AS TEXT) IS NULL OR destination = ?)
 """
 INSERT_ATTEMPT = """
     INSERT INTO webhook_attempts
@@ -182,10 +188,59 @@ INSERT_ATTEMPT = """
 """
 COUNT_FAILED_SINCE = """
     SELECT COUNT(*) FROM webhook_messages
-    WHERE status = 'failed' AND finished_at >= ? AND (? IS NULL OR destination = ?)
+    WHERE status = 'failed' AND finished_at >= ?
+      AND (CAST(? AS TEXT) IS NULL OR destination = ?)
 """
 SELECT_ATTEMPTS = """
     SELECT id, message_id, attempted_at, status_code, response, duration_ms, error
     FROM webhook_attempts WHERE message_id = ? ORDER BY id
 """
 NEXT_MESSAGE_DUE = "SELECT MIN(next_attempt_at) FROM webhook_messages WHERE status = 'pending'"
+
+# Artifacts: downloads to do, and what they stored (content-addressed).
+DOWNLOAD_COLUMNS = (
+    "pipeline_id, step_idx, url_idx, provider, url, status, attempts, next_attempt_at, "
+    "expires_at, sha256, error, created_at, updated_at"
+)
+INSERT_DOWNLOAD = f"""
+    INSERT INTO downloads ({DOWNLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (pipeline_id, step_idx, url_idx) DO NOTHING
+"""
+DUE_DOWNLOADS = f"""
+    SELECT {DOWNLOAD_COLUMNS} FROM downloads
+    WHERE status = 'pending' AND next_attempt_at <= ?
+    ORDER BY next_attempt_at LIMIT ?{{lock}}
+"""
+LEASE_DOWNLOAD = """
+    UPDATE downloads SET next_attempt_at = ? WHERE pipeline_id = ? AND step_idx = ? AND url_idx = ?
+"""
+UPDATE_DOWNLOAD = """
+    UPDATE downloads SET status = ?, attempts = ?, next_attempt_at = ?, sha256 = ?, error = ?,
+        updated_at = ?
+    WHERE pipeline_id = ? AND step_idx = ? AND url_idx = ?
+"""
+NEXT_DOWNLOAD_DUE = "SELECT MIN(next_attempt_at) FROM downloads WHERE status = 'pending'"
+INSERT_ARTIFACT = """
+    INSERT INTO artifacts (sha256, size, content_type, storage_key, created_at)
+    VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (sha256) DO NOTHING
+"""
+ARTIFACTS_OF = """
+    SELECT d.pipeline_id, d.step_idx, d.url_idx, d.status, d.error, a.sha256, a.size,
+           a.content_type, a.storage_key
+    FROM downloads d LEFT JOIN artifacts a ON a.sha256 = d.sha256
+    WHERE d.pipeline_id IN ({ids})
+    ORDER BY d.pipeline_id, d.step_idx, d.url_idx
+"""
+# Artifacts no pipeline needs any more: every pipeline using them finished before the cutoff.
+PRUNABLE_ARTIFACTS = """
+    SELECT a.sha256, a.storage_key FROM artifacts a
+    WHERE a.created_at < ? AND NOT EXISTS (
+        SELECT 1 FROM downloads d JOIN pipelines p ON p.id = d.pipeline_id
+        WHERE d.sha256 = a.sha256
+          AND (p.status IN ('pending', 'running') OR p.updated_at >= ?)
+    )
+    LIMIT ?
+"""
+DELETE_ARTIFACT = "DELETE FROM artifacts WHERE sha256 = ?"
+MARK_PRUNED = "UPDATE downloads SET status = 'pruned', updated_at = ? WHERE sha256 = ?"

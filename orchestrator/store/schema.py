@@ -167,9 +167,50 @@ def _webhooks_v3(dialect: Dialect) -> list[str]:
     ]
 
 
+_ARTIFACTS_V4 = [
+    """
+    CREATE TABLE artifacts (
+        sha256 TEXT PRIMARY KEY,
+        size BIGINT NOT NULL,
+        content_type TEXT NOT NULL,
+        storage_key TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    )
+    """,
+    # One row per result video to keep: written with the step's success, like the outbox.
+    """
+    CREATE TABLE downloads (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines (id),
+        step_idx INTEGER NOT NULL,
+        url_idx INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        url TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at DOUBLE PRECISION,
+        expires_at DOUBLE PRECISION,
+        sha256 TEXT,
+        error TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (pipeline_id, step_idx, url_idx)
+    )
+    """,
+    "CREATE INDEX downloads_due ON downloads (status, next_attempt_at)",
+    "CREATE INDEX downloads_by_sha ON downloads (sha256)",
+    # Every claim counts tasks in flight per provider.
+    "CREATE INDEX steps_by_status_provider ON steps (status, provider)",
+]
+
+
 def migrations(dialect: Dialect) -> list[list[str]]:
     """Migration N (1-based) is ``migrations(d)[N - 1]``: statements run in one transaction."""
-    return [_COMMON_V1 + _events_v1(dialect), _callbacks_v2(dialect), _webhooks_v3(dialect)]
+    return [
+        _COMMON_V1 + _events_v1(dialect),
+        _callbacks_v2(dialect),
+        _webhooks_v3(dialect),
+        _ARTIFACTS_V4,
+    ]
 
 
 BOOKKEEPING = """

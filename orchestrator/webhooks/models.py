@@ -26,6 +26,7 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "step.cancelled",
         "step.ambiguous",
         "artifact.stored",
+        "artifact.failed",
     }
 )
 

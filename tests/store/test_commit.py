@@ -1,0 +1,79 @@
+"""Group commit: jobs that arrive together share a transaction, and fail alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from orchestrator.models import EventDraft, PipelineView
+from orchestrator.store import Store, Transaction
+from tests.store.builders import NOW, change, make_view
+
+
+def _creating(*pipeline_ids: str, then: str = "") -> Callable[[Transaction], Awaitable[int]]:
+    """A job that creates pipelines, then fails in Python (``raise``) or in SQL (``dup``)."""
+
+    async def job(tx: Transaction) -> int:
+        views = [make_view(p) for p in pipeline_ids]
+        events = [EventDraft("pipeline.created", p) for p in pipeline_ids]
+        written = await tx.save([(None, v) for v in views], events, NOW)
+        if then == "raise":
+            raise RuntimeError("job failed")
+        if then == "dup":
+            await tx.save([(None, make_view("pl_a"))], [], NOW)
+        return written
+
+    return job
+
+
+async def test_a_failing_job_rolls_back_alone(store: Store) -> None:
+    """In one batch, jobs that fail leave no trace; the others commit, in one transaction."""
+    commits: list[int] = []
+    store.add_commit_listener(lambda: commits.append(1))
+    results = await asyncio.gather(
+        store.run(_creating("pl_a")),
+        store.run(_creating("pl_b", then="raise")),
+        store.run(_creating("pl_c", then="dup")),  # violates pl_a's primary key
+        store.run(_creating("pl_d", "pl_e")),
+        return_exceptions=True,
+    )
+    assert results[0] == 1
+    assert isinstance(results[1], RuntimeError)
+    assert isinstance(results[2], Exception)
+    assert results[3] == 2
+    assert commits == [1]
+    listed = [v.pipeline.id for v in await store.list_pipelines()]
+    assert listed == ["pl_e", "pl_d", "pl_a"]
+    assert [e.pipeline_id for e in await store.events_after(0)] == ["pl_a", "pl_d", "pl_e"]
+
+
+async def test_commit_listeners(store: Store) -> None:
+    """Listeners run after each commit, until removed."""
+    commits: list[int] = []
+
+    def listener() -> None:
+        commits.append(1)
+
+    store.add_commit_listener(listener)
+    await store.run(_creating("pl_a"))
+    store.remove_commit_listener(listener)
+    await store.run(_creating("pl_b"))
+    assert commits == [1]
+
+
+async def test_concurrent_changes_number_events_without_gaps(store: Store) -> None:
+    """Many concurrent writers of one pipeline: every event gets the next number."""
+    await store.run(_creating("pl_a"))
+
+    def same(view: PipelineView) -> PipelineView:
+        return view
+
+    await asyncio.gather(
+        *(
+            change(store, "pl_a", same, [EventDraft("tick", "pl_a", data={"n": n})])
+            for n in range(40)
+        )
+    )
+    events = await store.events("pl_a")
+    assert [e.seq for e in events] == list(range(1, 42))
+    assert sorted(e.data["n"] for e in events[1:]) == list(range(40))

@@ -1,0 +1,158 @@
+"""PostgreSQL only: placeholders, URLs, and several replicas sharing one database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import pytest
+
+from orchestrator import steps as step_rules
+from orchestrator.models import PipelineView, StepStatus
+from orchestrator.store import Store, Transaction, open_store
+from orchestrator.store.postgres import numbered
+from tests.store.builders import NOW, create, make_view
+
+Keys = list[tuple[str, int]]
+Claim = Callable[[Transaction], Awaitable[Keys]]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT 1", "SELECT 1"),
+        ("a = ? AND b IN (?, ?)", "a = $1 AND b IN ($2, $3)"),
+        ("a = '?' AND b = ?", "a = '?' AND b = $1"),
+        ("a = 'it''s ?' AND b = ?", "a = 'it''s ?' AND b = $1"),
+        ("a = '' AND b = ?", "a = '' AND b = $1"),
+        ('"odd?name" = ?', '"odd?name" = $1'),
+        ("a = ? -- why?\n AND b = ?", "a = $1 -- why?\n AND b = $2"),
+        ("a = ? /* ? */ AND b = ?", "a = $1 /* ? */ AND b = $2"),
+    ],
+)
+def test_placeholders_are_numbered_outside_quotes(sql: str, expected: str) -> None:
+    """``?`` becomes ``$n`` in order, except inside literals, quoted names and comments."""
+    assert numbered(sql) == expected
+
+
+async def test_unknown_scheme_names_both_forms() -> None:
+    """An unsupported URL says which forms are supported."""
+    with pytest.raises(ValueError, match=r"sqlite:///.*postgresql://"):
+        await open_store("mysql://localhost/reelay")
+
+
+@pytest.mark.postgres
+async def test_postgres_scheme_alias(pg_url: str) -> None:
+    """``postgres://`` opens the same database as ``postgresql://``."""
+    store = await open_store("postgres://" + pg_url.removeprefix("postgresql://"))
+    try:
+        await store.ping()
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
+    """Stores opened at the same moment on an empty database apply each migration once."""
+    stores = await asyncio.gather(*(open_store(pg_url) for _ in range(4)))
+    try:
+        rows = await stores[0]._fetch("SELECT version FROM schema_migrations ORDER BY version")
+        versions = [r["version"] for r in rows]
+        assert versions == list(range(1, len(versions) + 1))
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+
+
+async def _claim_submits(tx: Transaction) -> Keys:
+    """What the engine does: pick due submits, hold them a moment, record the claim."""
+    keys = await tx.due_submits("fake", NOW, 3)
+    await asyncio.sleep(0.002)  # keep the rows locked while the other replica looks
+    views = await tx.load({p for p, _ in keys})
+    changes: dict[str, tuple[PipelineView, PipelineView]] = {}
+    for pid, idx in keys:
+        before, after = changes.get(pid, (views[pid], views[pid]))
+        steps = list(after.steps)
+        steps[idx] = step_rules.claim_submit(steps[idx], NOW)
+        changes[pid] = (before, PipelineView(after.pipeline, tuple(steps)))
+    await tx.save(list(changes.values()), [], NOW)
+    return keys
+
+
+async def _claim_polls(tx: Transaction) -> Keys:
+    keys = await tx.due_polls("fake", NOW, 3, NOW + 60)
+    await asyncio.sleep(0.002)
+    return keys
+
+
+async def _race(replicas: list[Store], claim: Claim, expected: set[tuple[str, int]]) -> list[Keys]:
+    """Each replica claims until nothing is left; together they claimed each key once."""
+
+    async def replica(store: Store) -> Keys:
+        claimed: Keys = []
+        while keys := await store.run(claim):
+            claimed += keys
+        return claimed
+
+    claims = await asyncio.gather(*(replica(s) for s in replicas))
+    together = [k for c in claims for k in c]
+    assert sorted(together) == sorted(expected)  # every step once: no step claimed twice
+    return claims
+
+
+@pytest.mark.postgres
+async def test_two_replicas_never_claim_the_same_step(pg_url: str) -> None:
+    """Two stores (two pools) claiming due submits and polls at the same time share them out."""
+    replicas = [await open_store(pg_url), await open_store(pg_url)]
+    shared = 0
+    try:
+        for round_ in range(8):
+            pids = [f"pl_{round_}_{i:02d}" for i in range(8)]
+            views = [make_view(p, 3) for p in pids]
+            due = [
+                PipelineView(
+                    v.pipeline,
+                    tuple(replace(s, next_at=NOW - i - j / 10) for j, s in enumerate(v.steps)),
+                )
+                for i, v in enumerate(views)
+            ]
+            await create(replicas[round_ % 2], *due)
+            keys = {(p, i) for p in pids for i in range(3)}
+            claims = await _race(replicas, _claim_submits, keys)
+            shared += all(claims)
+            for pid in pids:
+                view = await replicas[0].get(pid)
+                assert view is not None
+                assert {(s.status, s.attempts) for s in view.steps} == {(StepStatus.SUBMITTING, 1)}
+            await _make_running(replicas[0], pids)
+            claims = await _race(replicas, _claim_polls, keys)
+            shared += all(claims)
+    finally:
+        await asyncio.gather(*(s.close() for s in replicas))
+    assert shared > 0  # the replicas did compete, not take turns
+
+
+async def _make_running(store: Store, pids: list[str]) -> None:
+    async def job(tx: Transaction) -> None:
+        views = await tx.load(pids)
+        changes = [
+            (
+                v,
+                PipelineView(
+                    v.pipeline,
+                    tuple(
+                        replace(
+                            s,
+                            status=StepStatus.RUNNING,
+                            provider_task_id=f"{s.pipeline_id}/{s.index}",
+                            next_at=NOW - 1,
+                        )
+                        for s in v.steps
+                    ),
+                ),
+            )
+            for v in views.values()
+        ]
+        await tx.save(changes, [], NOW)
+
+    await store.run(job)
