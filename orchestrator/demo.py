@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from orchestrator.client import ApiClient
 from orchestrator.progress import watch
 from orchestrator.runtime import serve
@@ -125,7 +127,9 @@ async def run_demo(root: Path, *, task_seconds: float = 3.0) -> int:
             async with ApiClient(api_url, None) as client:
                 ids = [(await client.create(body))["id"] for body in PIPELINES]
                 final = await watch(client, ids, out=out)
-            _report(final, out)
+                final = await _wait_for_videos(client, ids)
+                saved = await _save_videos(client, final, root / "videos")
+            _report(final, saved, settings.artifact_root, out)
             return 0 if all(p["status"] == "succeeded" for p in final) else 1
         finally:
             stop.set()
@@ -135,14 +139,59 @@ async def run_demo(root: Path, *, task_seconds: float = 3.0) -> int:
                 await sandbox
 
 
-def _report(pipelines: list[dict[str, Any]], out: Any) -> None:
+async def _wait_for_videos(client: ApiClient, ids: list[str]) -> list[dict[str, Any]]:
+    """Downloads run in the background after each step; wait until every video is kept."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        pipelines = [await client.get(pid) for pid in ids]
+        pending = [
+            s
+            for p in pipelines
+            for s in p["steps"]
+            if s["status"] == "succeeded" and not s["artifact"] and not s["error"]
+        ]
+        if not pending or asyncio.get_running_loop().time() > deadline:
+            return pipelines
+        await asyncio.sleep(0.2)
+
+
+async def _save_videos(
+    client: ApiClient, pipelines: list[dict[str, Any]], target: Path
+) -> dict[tuple[str, int], Path]:
+    """Each branch's final video, under a readable name."""
+    await anyio.Path(target).mkdir(parents=True, exist_ok=True)
+    saved: dict[tuple[str, int], Path] = {}
+    for p in pipelines:
+        parents = {s["parent"] for s in p["steps"]}
+        for step in p["steps"]:
+            if step["index"] in parents or not step["artifact"]:
+                continue
+            path = target / f"{p['provider']}-{p['id']}-step{step['index']}.mp4"
+            await client.download(step["artifact"]["url"], path)
+            saved[(p["id"], step["index"])] = path
+    return saved
+
+
+def _report(
+    pipelines: list[dict[str, Any]],
+    saved: dict[tuple[str, int], Path],
+    store: Path,
+    out: Any,
+) -> None:
     out.write("\nresults\n")
     for p in pipelines:
         out.write(f"  {p['provider']:<9} {p['id']} {p['status']}\n")
         for step in p["steps"]:
-            where = step["video_url"] or (step["error"] or {}).get("message", "")
+            artifact = step["artifact"]
+            if (p["id"], step["index"]) in saved:
+                where = f"{saved[(p['id'], step['index'])]}  ({artifact['size']} bytes)"
+            elif artifact:
+                where = f"kept, sha256 {artifact['sha256'][:16]}..."
+            else:
+                where = (step["error"] or {}).get("message", "not kept")
             out.write(f"    step {step['index']} {step['kind']:<8} {where}\n")
     out.write(
-        "\nThe sandbox's result links live only while this demo runs; "
-        "`reelay status <id>` shows a pipeline again.\n"
+        f"\nEvery result video is kept by content hash under {store};\n"
+        f"the final video of each branch is saved above. `reelay fetch <id>` downloads them\n"
+        "again while `reelay serve` runs on this database.\n"
     )

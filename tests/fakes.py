@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 
 from orchestrator.providers.base import (
@@ -43,6 +44,9 @@ class FakeProvider:
     poll_errors: list[ProviderError] = field(default_factory=list)
     tasks: dict[str, FakeTask] = field(default_factory=dict)
     submits: list[str] = field(default_factory=list)
+    video_url: str = "https://videos.example/{task_id}.mp4"
+    """Where the fake says a finished task's video is ({task_id} is filled in)."""
+    urls_expire_in: float | None = None
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -103,7 +107,10 @@ class FakeProvider:
             TaskState.SUCCEEDED,
             "succeeded",
             progress=100,
-            video_urls=(f"https://videos.example/{task.task_id}.mp4",),
+            video_urls=(self.video_url.format(task_id=task.task_id),),
+            urls_expire_at=None
+            if self.urls_expire_in is None
+            else time.time() + self.urls_expire_in,
         )
 
     async def status(self, task: TaskRef) -> TaskStatus:

@@ -1,0 +1,242 @@
+"""Keeping every result: download each succeeded step's videos before the links expire.
+
+Downloads are jobs written with the step's success; this worker claims due ones (leased, like
+polls), fetches them concurrently but boundedly, and records the outcome with an event. The
+next step of a pipeline never waits for a download. A transient failure is retried with
+backoff only while an attempt can still finish before the link expires; past that, or on a
+permanent failure, the step's error field and an ``artifact.failed`` event say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+import httpx
+
+from orchestrator.artifacts.fetch import Fetched, FetchFailed, fetch
+from orchestrator.artifacts.models import Artifact, Download, DownloadStatus
+from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.models import EventDraft, PipelineView, StepError
+from orchestrator.schedule import jittered
+from orchestrator.store import Store, Transaction
+
+log = logging.getLogger("reelay.artifacts")
+
+RETRY_BASE_S = 5.0
+RETRY_MAX_S = 600.0
+
+AuthFor = Callable[[str, str], Mapping[str, str]]
+"""(provider, url) -> headers; a provider's own content route needs its API key."""
+
+
+class Downloader:
+    def __init__(
+        self,
+        store: Store,
+        storage: ArtifactStorage,
+        client: httpx.AsyncClient,
+        *,
+        auth_for: AuthFor = lambda provider, url: {},
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        concurrency: int = 8,
+        max_bytes: int = 512 * 1024 * 1024,
+        max_attempts: int = 8,
+        lease_s: float = 900.0,
+        tick_s: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._storage = storage
+        self._client = client
+        self._auth_for = auth_for
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._concurrency = concurrency
+        self._max_bytes = max_bytes
+        self._max_attempts = max_attempts
+        self._lease_s = lease_s
+        self._tick_s = tick_s
+        self._active = 0
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Fetch every due download once and record the outcomes."""
+        claimed = await self._claim(self._concurrency)
+        await asyncio.gather(*(self._download(d) for d in claimed))
+        return len(claimed)
+
+    async def run(self) -> None:
+        """Download until ``stop``; downloads in flight then are dropped and, their leases
+        running out, done again later (content addressing keeps one copy)."""
+        in_flight: set[asyncio.Task[None]] = set()
+        async with asyncio.TaskGroup() as tg:
+            while not self._stopping:
+                self._wake.clear()
+                free = self._concurrency - self._active
+                claimed = await self._claim(free) if free > 0 else []
+                for download in claimed:
+                    self._active += 1
+                    task = tg.create_task(self._download_and_release(download))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if claimed:
+                    continue
+                due = await self._store.next_download_due()
+                timeout = self._tick_s
+                if due is not None and due > self._clock():
+                    timeout = min(timeout, due - self._clock())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            for task in in_flight:
+                task.cancel()
+
+    async def _download_and_release(self, download: Download) -> None:
+        try:
+            await self._download(download)
+        finally:
+            self._active -= 1
+            self._wake.set()
+
+    async def _claim(self, limit: int) -> list[Download]:
+        now = self._clock()
+
+        async def job(tx: Transaction) -> list[Download]:
+            return await tx.due_downloads(now, limit, now + self._lease_s)
+
+        return await self._store.run(job)
+
+    async def _download(self, download: Download) -> None:
+        result = await fetch(
+            self._client,
+            download.url,
+            self._auth_for(download.provider, download.url),
+            self._storage.staging_dir(),
+            max_bytes=self._max_bytes,
+        )
+        if isinstance(result, Fetched):
+            stored = await self._storage.put(
+                result.staged, result.sha256, result.size, result.content_type
+            )
+            artifact = Artifact(stored.sha256, stored.size, stored.content_type, stored.key)
+            await self._record(download, artifact=artifact)
+        else:
+            log.info(
+                "download of step %s/%s failed: %s",
+                download.pipeline_id,
+                download.step,
+                result.reason,
+            )
+            await self._record(download, failure=result)
+
+    async def _record(
+        self,
+        download: Download,
+        *,
+        artifact: Artifact | None = None,
+        failure: FetchFailed | None = None,
+    ) -> None:
+        now = self._clock()
+        attempts = download.attempts + 1
+        if artifact is not None:
+            done = replace(
+                download,
+                status=DownloadStatus.STORED,
+                attempts=attempts,
+                next_attempt_at=None,
+                sha256=artifact.sha256,
+                error=None,
+                updated_at=now,
+            )
+            event = EventDraft(
+                "artifact.stored",
+                download.pipeline_id,
+                download.step,
+                {
+                    "index": download.step,
+                    "url_index": download.url_index,
+                    "sha256": artifact.sha256,
+                    "size": artifact.size,
+                    "content_type": artifact.content_type,
+                },
+            )
+        else:
+            assert failure is not None
+            done = self._after_failure(download, failure, attempts, now)
+            if done.status is DownloadStatus.PENDING:
+                event = None
+            else:
+                event = EventDraft(
+                    "artifact.failed",
+                    download.pipeline_id,
+                    download.step,
+                    {"index": download.step, "url_index": download.url_index, "error": done.error},
+                )
+
+        async def job(tx: Transaction) -> None:
+            if artifact is not None:
+                await tx.insert_artifact(artifact, now)
+            await tx.update_downloads([done])
+            if event is None:
+                return
+            view = (await tx.load([download.pipeline_id]))[download.pipeline_id]
+            after = view
+            if done.status is DownloadStatus.FAILED:
+                after = _with_step_error(view, download.step, done.error or "", now)
+            await tx.save([(view, after)], [event], now)
+
+        await self._store.run(job)
+
+    def _after_failure(
+        self, download: Download, failure: FetchFailed, attempts: int, now: float
+    ) -> Download:
+        if failure.retryable and attempts < self._max_attempts:
+            delay = jittered(min(RETRY_BASE_S * 2 ** (attempts - 1), RETRY_MAX_S), self._rng)
+            if failure.retry_after is not None:
+                delay = max(delay, min(failure.retry_after, RETRY_MAX_S))
+            if download.expires_at is None or now + delay < download.expires_at:
+                return replace(
+                    download,
+                    attempts=attempts,
+                    next_attempt_at=now + delay,
+                    error=failure.reason,
+                    updated_at=now,
+                )
+            reason = (
+                f"{failure.reason}; the link expires before another attempt could finish, "
+                "so the video could not be kept"
+            )
+        elif failure.retryable:
+            reason = f"gave up after {attempts} attempts; last: {failure.reason}"
+        else:
+            reason = failure.reason
+        return replace(
+            download,
+            status=DownloadStatus.FAILED,
+            attempts=attempts,
+            next_attempt_at=None,
+            error=reason,
+            updated_at=now,
+        )
+
+
+def _with_step_error(view: PipelineView, index: int, message: str, now: float) -> PipelineView:
+    """The step stays succeeded (its task did); its error field says the video was not kept."""
+    steps = list(view.steps)
+    steps[index] = replace(
+        steps[index], error=StepError("ARTIFACT_FAILED", message), updated_at=now
+    )
+    return PipelineView(view.pipeline, tuple(steps))
