@@ -21,7 +21,7 @@ import httpx
 
 from orchestrator.artifacts.fetch import Fetched, FetchFailed, fetch
 from orchestrator.artifacts.models import Artifact, Download, DownloadStatus
-from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.artifacts.storage import ArtifactStorage, StorageUnavailable
 from orchestrator.models import EventDraft, PipelineView, StepError
 from orchestrator.schedule import jittered
 from orchestrator.store import Store, Transaction
@@ -128,9 +128,15 @@ class Downloader:
             max_bytes=self._max_bytes,
         )
         if isinstance(result, Fetched):
-            stored = await self._storage.put(
-                result.staged, result.sha256, result.size, result.content_type
-            )
+            try:
+                stored = await self._storage.put(
+                    result.staged, result.sha256, result.size, result.content_type
+                )
+            except StorageUnavailable as exc:
+                result.staged.unlink(missing_ok=True)
+                failure = FetchFailed(f"artifact storage unavailable: {exc}", retryable=True)
+                await self._record(download, failure=failure)
+                return
             artifact = Artifact(stored.sha256, stored.size, stored.content_type, stored.key)
             await self._record(download, artifact=artifact)
         else:
