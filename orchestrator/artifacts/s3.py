@@ -69,11 +69,11 @@ class S3ArtifactStorage:
         max_pool_connections: int = 32,
     ) -> None:
         try:
-            import boto3  # type: ignore[import-untyped]
-            from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
-            from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
-            from botocore.config import Config  # type: ignore[import-untyped]
-            from botocore.exceptions import (  # type: ignore[import-untyped]
+            import boto3
+            from boto3.exceptions import Boto3Error
+            from boto3.s3.transfer import TransferConfig
+            from botocore.config import Config
+            from botocore.exceptions import (
                 BotoCoreError,
                 ClientError,
             )
