@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from orchestrator.runtime import serve
 
             settings = load_settings()
-            logs.configure(settings.log_level)
+            logs.configure(settings.log_level, settings.log_format)
             eventloop.run(serve(settings))
         elif args.command == "sandbox":
             from orchestrator.sandbox import SandboxConfig, run

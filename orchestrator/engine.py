@@ -21,6 +21,8 @@ from orchestrator import outcomes as outcome_rules
 from orchestrator import pipelines as pipeline_rules
 from orchestrator import steps as step_rules
 from orchestrator.models import EventDraft, PipelineView, Step, StepError, StepStatus
+from orchestrator.pressure import ProviderPressure
+from orchestrator.providers import errors as pe
 from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
@@ -28,7 +30,9 @@ from orchestrator.store import Store, Transaction
 from orchestrator.work import (
     CallbackUrlFor,
     Outcome,
+    PollFailed,
     PollWork,
+    SubmitFailed,
     Submitted,
     SubmitWork,
     Work,
@@ -39,6 +43,7 @@ from orchestrator.work import (
 log = logging.getLogger("reelay.engine")
 
 _WRITE_BATCH = 1000
+SHUTDOWN_SUBMIT_WAIT_S = 8.0
 _POLL_LEASE_MARGIN_S = 5.0
 
 
@@ -67,8 +72,17 @@ class Engine:
                 capabilities=provider.capabilities,
                 max_submit_attempts=settings.submit_retry_max_attempts,
                 rng=rng,
+                resubmit_ambiguous=settings.ambiguous_policy == "resubmit",
             )
             for name, provider in providers.items()
+        }
+        self._pressure = {
+            name: ProviderPressure(
+                name,
+                configs[name].max_concurrent_requests,
+                configs[name].max_requests_per_s,
+            )
+            for name in providers
         }
         self._active: Counter[str] = Counter()
         self._wake = asyncio.Event()
@@ -104,7 +118,7 @@ class Engine:
                     PipelineView(
                         view.pipeline,
                         tuple(
-                            step_rules.ambiguous(s, now, error)
+                            self._interrupted(s, now, error)
                             if s.status is StepStatus.SUBMITTING
                             else s
                             for s in view.steps
@@ -117,6 +131,11 @@ class Engine:
             return len(changes)
 
         return await self._store.run(job)
+
+    def _interrupted(self, step: Step, now: float, error: StepError) -> Step:
+        if self._settings.ambiguous_policy == "resubmit":
+            return step_rules.submit_later(step, now, now, error)
+        return step_rules.ambiguous(step, now, error)
 
     async def run_once(self) -> int:
         """Claim everything due, perform it, record the outcomes. Returns how much was done."""
@@ -146,7 +165,11 @@ class Engine:
                 for task in self._polls:
                     task.cancel()
                 if self._submits:
-                    await asyncio.wait(self._submits)
+                    # Bounded so that SIGTERM exits within ~10 s; a submit cut off here is
+                    # found 'submitting' at the next start and handled by the ambiguity policy.
+                    _, late = await asyncio.wait(self._submits, timeout=SHUTDOWN_SUBMIT_WAIT_S)
+                    for task in late:
+                        task.cancel()
                 if self._polls:
                     await asyncio.wait(self._polls)
                 self._outcomes.put_nowait(None)
@@ -190,13 +213,18 @@ class Engine:
         now = self._clock()
 
         async def job(tx: Transaction) -> list[Work]:
+            await self._adopt(tx, now)
             in_flight = await tx.in_flight_by_provider()
             submit_keys: list[tuple[str, int]] = []
             poll_keys: list[tuple[str, int]] = []
             for name in self._providers:
                 ctx = self._contexts[name]
-                free = ctx.settings.max_concurrent_requests - self._active[name]
+                pressure = self._pressure[name]
+                free = pressure.request_slots(now) - self._active[name]
                 tasks_free = ctx.settings.max_in_flight - in_flight.get(name, 0)
+                allowed = pressure.submits_allowed(now) if free > 0 else 0
+                if allowed is not None:
+                    tasks_free = min(tasks_free, allowed)
                 if free > 0 and tasks_free > 0:
                     keys = await tx.due_submits(name, now, min(free, tasks_free))
                     submit_keys += keys
@@ -237,16 +265,49 @@ class Engine:
                 self._active[_provider(item)] -= 1
             raise
 
+    def health(self) -> dict[str, dict[str, object]]:
+        """Per provider: request window, cooldown, whether submissions are paused."""
+        return {name: p.health() for name, p in self._pressure.items()}
+
+    def _feel(self, pressure: ProviderPressure, outcome: Outcome) -> None:
+        error = outcome.error if isinstance(outcome, SubmitFailed | PollFailed) else None
+        if isinstance(error, pe.RateLimited):
+            pressure.rate_limited(self._clock(), error.retry_after)
+        elif isinstance(error, pe.InsufficientBalance):
+            pressure.out_of_balance(self._clock())
+        elif error is None:
+            pressure.succeeded(submit=isinstance(outcome, Submitted))
+
+    async def _adopt(self, tx: Transaction, now: float) -> None:
+        """Ambiguous submits that a callback identified continue as submitted tasks."""
+        found = await tx.adoptable()
+        if not found:
+            return
+        views = await tx.load({p for p, _, _ in found})
+        changes: dict[str, tuple[PipelineView, PipelineView]] = {}
+        for pid, idx, task_id in found:
+            before, after = changes.get(pid, (views[pid], views[pid]))
+            changes[pid] = (
+                before,
+                _with_step(after, step_rules.adopt(after.steps[idx], task_id, now)),
+            )
+        await self._save(tx, list(changes.values()), now)
+
     async def _perform(self, item: Work) -> Outcome:
         name = _provider(item)
         provider = self._providers[name]
+        pressure = self._pressure[name]
         try:
+            await pressure.take_token(self._clock)
             if isinstance(item, PollWork):
-                return await poll(item, provider)
-            url = None
-            if self._callback_url_for is not None and provider.capabilities.callbacks:
-                url = self._callback_url_for(item.step)
-            return await submit(item, provider, url)
+                outcome = await poll(item, provider)
+            else:
+                url = None
+                if self._callback_url_for is not None and provider.capabilities.callbacks:
+                    url = self._callback_url_for(item.step)
+                outcome = await submit(item, provider, url)
+            self._feel(pressure, outcome)
+            return outcome
         finally:
             full = self._active[name] >= self._contexts[name].settings.max_concurrent_requests
             self._active[name] -= 1

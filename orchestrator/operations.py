@@ -95,6 +95,26 @@ class Operations:
 
         return await self._store.run(job)
 
+    async def retry(self, pipeline_id: str) -> PipelineView:
+        """Resume a failed pipeline (or one holding ambiguous steps) from those steps."""
+        now = self._clock()
+
+        async def job(tx: Transaction) -> PipelineView:
+            view = (await tx.load([pipeline_id])).get(pipeline_id)
+            if view is None:
+                raise NotFound(f"no pipeline {pipeline_id}")
+            if view.pipeline.status is PipelineStatus.CANCELLED:
+                raise Conflict(f"pipeline {pipeline_id} was cancelled; create a new one")
+            after = pipeline_rules.retry(view, now)
+            if after is view:
+                raise Conflict(f"pipeline {pipeline_id} has no failed or ambiguous step to retry")
+            await tx.save([(view, after)], pipeline_rules.events_between(view, after), now)
+            return after
+
+        view = await self._store.run(job)
+        self._wake()
+        return view
+
     async def add_extend(self, pipeline_id: str, ext: ExtendSpec) -> PipelineView:
         """Append an extend step; a succeeded pipeline runs again until it is done."""
         now = self._clock()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from orchestrator import schedule
 from orchestrator import steps as step_rules
 from orchestrator.models import Step, StepError
+from orchestrator.pressure import BALANCE_PROBE_S
 from orchestrator.providers import errors as pe
 from orchestrator.providers.base import Capabilities
 from orchestrator.providers.config import ProviderSettings
@@ -48,6 +49,7 @@ class Context:
     capabilities: Capabilities
     max_submit_attempts: int
     rng: random.Random
+    resubmit_ambiguous: bool = False
 
 
 def apply(step: Step, outcome: Outcome, now: float, ctx: Context) -> Step:
@@ -67,8 +69,19 @@ def apply(step: Step, outcome: Outcome, now: float, ctx: Context) -> Step:
 
 
 def _submit_failed(step: Step, error: pe.ProviderError, now: float, ctx: Context) -> Step:
+    if isinstance(error, pe.InsufficientBalance):
+        # Not the step's fault: it waits (visibly) until the account is topped up.
+        return step_rules.submit_later(step, now, now + BALANCE_PROBE_S, step_error(error))
     if isinstance(error, pe.OutcomeUnknown | pe.ProviderResponseError):
         # The provider may have created (and will charge for) a task we have no id for.
+        if ctx.resubmit_ambiguous and step.attempts < ctx.max_submit_attempts:
+            at = schedule.submit_retry_at(now, step.attempts, ctx.rng)
+            note = StepError(
+                "RESUBMITTED_AFTER_UNKNOWN_OUTCOME",
+                f"{error}; resubmitting (REELAY_AMBIGUOUS_POLICY=resubmit) may create a "
+                "second task",
+            )
+            return step_rules.submit_later(step, now, at, note)
         return step_rules.ambiguous(step, now, step_error(error))
     if isinstance(error, pe.RetryableError) and step.attempts < ctx.max_submit_attempts:
         retry_after = error.retry_after if isinstance(error, pe.RateLimited) else None

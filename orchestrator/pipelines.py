@@ -62,6 +62,18 @@ def cancel(view: PipelineView, now: float) -> PipelineView:
     return PipelineView(pipeline=pipeline, steps=cancelled)
 
 
+def retry(view: PipelineView, now: float) -> PipelineView:
+    """The operator's retry: failed and ambiguous steps, and the steps cancelled below them,
+    are submitted again. Returns ``view`` itself when there is nothing to retry."""
+    if view.pipeline.status is PipelineStatus.CANCELLED:
+        return view
+    resumable = (StepStatus.FAILED, StepStatus.AMBIGUOUS, StepStatus.CANCELLED)
+    steps = tuple(step_rules.retry(s, now) if s.status in resumable else s for s in view.steps)
+    if steps == view.steps:
+        return view
+    return settle(PipelineView(view.pipeline, steps), now)
+
+
 def events_between(before: PipelineView | None, after: PipelineView) -> list[EventDraft]:
     """The events that tell how ``before`` became ``after``, in a stable order."""
     pid = after.pipeline.id

@@ -24,8 +24,10 @@ from orchestrator.artifacts.setup import open_storage, provider_auth
 from orchestrator.artifacts.storage import ArtifactStorage
 from orchestrator.engine import Engine
 from orchestrator.inbox import CallbackInbox
+from orchestrator.metrics import Metrics
 from orchestrator.models import Step
 from orchestrator.operations import Operations
+from orchestrator.providers import http as provider_http
 from orchestrator.providers.base import Provider
 from orchestrator.providers.registry import build_providers
 from orchestrator.secrets import signing_secrets, webhook_secrets
@@ -58,6 +60,7 @@ class Runtime:
     downloader: Downloader
     storage: ArtifactStorage
     pruner: Pruner | None
+    metrics: Metrics
 
 
 def _callback_urls(public_url: str | None, tokens: CallbackTokens) -> CallbackUrlFor | None:
@@ -85,6 +88,7 @@ async def open_runtime(
         providers, clients = build_providers(settings)
     redact.install()
     store = await open_store(settings.database_url)
+    metrics = Metrics(store, providers)
     inbox: CallbackInbox | None = None
     deliverer: Deliverer | None = None
     download_client = httpx.AsyncClient(
@@ -99,6 +103,7 @@ async def open_runtime(
         max_connections=settings.webhook_concurrency,
     )
     try:
+        provider_http.add_observer(metrics.provider_request)
         tokens = CallbackTokens(
             await signing_secrets(store, settings), max_age_s=settings.callback_token_max_age_s
         )
@@ -155,16 +160,26 @@ async def open_runtime(
                 webhooks=webhooks,
                 webhook_secrets=hook_secrets,
                 storage=storage,
+                provider_health=engine.health,
+                metrics=metrics,
             ),
-            public_app=create_receiver_app(inbox, tokens, parsers),
+            public_app=create_receiver_app(
+                inbox,
+                tokens,
+                parsers,
+                on_reject=metrics.callback_rejected,
+                on_accept=metrics.callback_accepted,
+            ),
             tokens=tokens,
             deliverer=deliverer,
             webhooks=webhooks,
             downloader=downloader,
             storage=storage,
             pruner=pruner,
+            metrics=metrics,
         )
     finally:
+        provider_http.remove_observer(metrics.provider_request)
         if inbox is not None:
             await inbox.close()
         if deliverer is not None:
@@ -192,6 +207,7 @@ def _server(app: Starlette, host: str, port: int, log_level: str) -> _Server:
         host=host,
         port=port,
         log_level=log_level,
+        log_config=None,  # uvicorn's lines go through reelay's handler and format
         access_log=False,
         lifespan="off",
         server_header=False,

@@ -106,10 +106,19 @@ class Settings(BaseSettings):
     engine_tick_s: float = Field(
         default=1.0, gt=0, description="Longest the engine sleeps when nothing wakes it"
     )
+    ambiguous_policy: Literal["hold", "resubmit"] = Field(
+        default="hold",
+        description="A submit whose outcome is unknown: hold it for an operator, or resubmit "
+        "(risking a second task and charge)",
+    )
     submit_retry_max_attempts: int = Field(
         default=8, ge=1, description="Attempts for a submit refused with a retryable error"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as readable text, or one JSON object per line (for collectors)",
+    )
 
     apimart: ApimartSettings = ApimartSettings()
     octopusx: OctopusxSettings = OctopusxSettings()

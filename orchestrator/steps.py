@@ -19,7 +19,7 @@ ALLOWED: dict[StepStatus, frozenset[StepStatus]] = {
     S.SUBMITTING: frozenset({S.SUBMITTED, S.PENDING, S.FAILED, S.AMBIGUOUS, S.CANCELLED}),
     S.SUBMITTED: frozenset({S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED}),
     S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED}),
-    S.AMBIGUOUS: frozenset({S.PENDING, S.CANCELLED}),
+    S.AMBIGUOUS: frozenset({S.PENDING, S.CANCELLED, S.SUBMITTED}),
     S.FAILED: frozenset({S.PENDING}),
     S.CANCELLED: frozenset({S.PENDING}),
     S.SUCCEEDED: frozenset(),
@@ -96,8 +96,41 @@ def make_ready(step: Step, now: float) -> Step:
 
 
 def retry(step: Step, now: float) -> Step:
-    """An operator's decision to submit a failed, cancelled or ambiguous step again."""
-    return move(step, S.PENDING, now, next_at=None, error=None, completed_at=None, progress=None)
+    """An operator's decision to submit a failed, cancelled or ambiguous step again: a fresh
+    start, so its retry budget starts over and the old task is forgotten."""
+    return move(
+        step,
+        S.PENDING,
+        now,
+        next_at=None,
+        error=None,
+        completed_at=None,
+        progress=None,
+        attempts=0,
+        provider_task_id=None,
+        polls=0,
+        poll_failures=0,
+        video_urls=(),
+        urls_expire_at=None,
+        submitted_at=None,
+    )
+
+
+def adopt(step: Step, task_id: str, now: float) -> Step:
+    """An ambiguous submit did create a task: its callback told us which. Confirm it by
+    polling now."""
+    if step.status is not S.AMBIGUOUS:
+        return step
+    return move(
+        step,
+        S.SUBMITTED,
+        now,
+        provider_task_id=task_id,
+        callback_mode=True,
+        submitted_at=now,
+        next_at=now,
+        error=None,
+    )
 
 
 def observe(step: Step, status: TaskStatus, now: float, next_poll_at: float) -> Step:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -10,10 +10,12 @@ from starlette.routing import Route
 
 from orchestrator.api import routes, webhook_routes
 from orchestrator.api.errors import HANDLERS
+from orchestrator.api.metrics_route import metrics as metrics_route
 from orchestrator.api.openapi import build_openapi
 from orchestrator.api.stream import stream_events
 from orchestrator.api.video_routes import step_video
 from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
 from orchestrator.store import Store
 from orchestrator.webhooks.endpoints import WebhookOperations
@@ -29,6 +31,8 @@ def create_api_app(
     webhooks: WebhookOperations | None = None,
     webhook_secrets: Sequence[str] = (),
     storage: ArtifactStorage | None = None,
+    provider_health: Callable[[], dict[str, dict[str, object]]] | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     w = webhook_routes
     app = Starlette(
@@ -39,6 +43,7 @@ def create_api_app(
             Route("/v1/pipelines/{pipeline_id}/cancel", routes.cancel_pipeline, methods=["POST"]),
             Route("/v1/pipelines/{pipeline_id}/events", routes.list_events, methods=["GET"]),
             Route("/v1/pipelines/{pipeline_id}/extends", routes.add_extend, methods=["POST"]),
+            Route("/v1/pipelines/{pipeline_id}/retry", routes.retry_pipeline, methods=["POST"]),
             Route(
                 "/v1/pipelines/{pipeline_id}/steps/{index}/video",
                 step_video,
@@ -67,6 +72,7 @@ def create_api_app(
             Route("/healthz", routes.healthz, methods=["GET"]),
             Route("/readyz", routes.readyz, methods=["GET"]),
             Route("/openapi.json", routes.openapi, methods=["GET"]),
+            Route("/metrics", metrics_route, methods=["GET"]),
         ],
         exception_handlers=dict[Any, Any](HANDLERS),
     )
@@ -74,7 +80,9 @@ def create_api_app(
     app.state.webhooks = webhooks or WebhookOperations(store, wake=lambda: None)
     app.state.webhook_secrets = tuple(webhook_secrets)
     app.state.storage = storage
+    app.state.provider_health = provider_health
     app.state.store = store
     app.state.api_token = api_token
     app.state.openapi = build_openapi()
+    app.state.metrics = metrics or Metrics(store)
     return app

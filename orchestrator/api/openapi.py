@@ -155,6 +155,19 @@ def build_openapi() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/pipelines/{pipeline_id}/retry": {
+                "post": {
+                    "operationId": "retryPipeline",
+                    "summary": "Resume failed and ambiguous steps (and the steps below them)",
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": pipeline_ok,
+                        "404": _problem("Unknown id"),
+                        "409": _problem("Cancelled, or nothing to retry"),
+                        **_AUTH,
+                    },
+                }
+            },
             "/v1/pipelines/{pipeline_id}/events": {
                 "get": {
                     "operationId": "listPipelineEvents",
@@ -196,6 +209,19 @@ def build_openapi() -> dict[str, Any]:
                     "responses": {
                         "200": _json(HealthOut, "Ready"),
                         "503": _json(HealthOut, "Not ready"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics; no token, served on the internal listener only",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format 0.0.4",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
                     },
                 }
             },

@@ -118,6 +118,12 @@ async def cancel_pipeline(request: Request) -> Response:
     return _json((await render(request, [view]))[0])
 
 
+async def retry_pipeline(request: Request) -> Response:
+    check_token(request)
+    view = await ops(request).retry(request.path_params["pipeline_id"])
+    return _json((await render(request, [view]))[0])
+
+
 async def add_extend(request: Request) -> Response:
     check_token(request)
     body = ExtendSpec.model_validate(await read_json(request))
@@ -142,7 +148,11 @@ async def readyz(request: Request) -> Response:
         await request.app.state.store.ping()
     except Exception as exc:
         return _json(HealthOut(status="unavailable", detail={"database": repr(exc)}), 503)
-    return _json(HealthOut(status="ready", detail={"database": "ok"}))
+    detail: dict[str, Any] = {"database": "ok"}
+    health = request.app.state.provider_health
+    if health is not None:
+        detail["providers"] = health()
+    return _json(HealthOut(status="ready", detail=detail))
 
 
 async def openapi(request: Request) -> Response:

@@ -25,6 +25,9 @@ class ProviderSettings(BaseModel):
     max_concurrent_requests: int = Field(
         default=64, ge=1, description="HTTP requests in flight to this provider at once"
     )
+    max_requests_per_s: float | None = Field(
+        default=None, gt=0, description="Request rate allowed on this provider key; unset = none"
+    )
     max_in_flight: int = Field(
         default=1000, ge=1, description="Tasks submitted and not yet finished at once"
     )

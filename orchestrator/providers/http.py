@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -39,6 +41,11 @@ from orchestrator.providers.errors import (
 from orchestrator.providers.states import dig, loads, mapping, pick_code, text
 
 CallKind = Literal["submit", "extend", "status"]
+
+Observer = Callable[[str, CallKind, str, float], None]
+"""Told of every exchange: (provider, kind, HTTP status or error class name, seconds)."""
+
+log = logging.getLogger("reelay.providers")
 
 MAX_RETRY_AFTER_S = 3600.0
 VIDEO_SIZES = {"16:9": "1280x720", "9:16": "720x1280"}
@@ -80,6 +87,28 @@ class Failure:
 
 
 Classify = Callable[[Failure, str, CallKind], ProviderError]
+
+_observers: list[Observer] = []
+
+
+def add_observer(observer: Observer) -> None:
+    """Time every provider exchange from now on (the runtime's metrics do). Without one,
+    nothing is measured: adapters and their tests know nothing of metrics."""
+    _observers.append(observer)
+
+
+def remove_observer(observer: Observer) -> None:
+    if observer in _observers:
+        _observers.remove(observer)
+
+
+def _observe(provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
+    for observer in list(_observers):
+        try:
+            observer(provider, kind, outcome, seconds)
+        except Exception:
+            # Measuring must never change a call's outcome (a submit would turn ambiguous).
+            log.exception("provider request observer failed")
 
 
 def auth_headers(settings: ProviderSettings) -> dict[str, str]:
@@ -223,7 +252,7 @@ class ProviderHttp:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> Any:
-        response = await self._send(method, path, body, params)
+        response = await self._send(method, path, kind, body, params)
         if not response.is_success:
             raise self._classify(read_failure(response, self._clock()), self.provider, kind)
         decoded = loads(response.content, self.provider, f"the answer to {method} {path}")
@@ -239,12 +268,15 @@ class ProviderHttp:
         self,
         method: str,
         path: str,
+        kind: CallKind,
         body: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
     ) -> httpx.Response:
         where = f"{method} {path}"
+        started = time.perf_counter()
+        outcome = ""
         try:
-            return await self._client.request(
+            response = await self._client.request(
                 method,
                 self.url(path),
                 json=body,
@@ -253,6 +285,17 @@ class ProviderHttp:
                 timeout=self._settings.timeout_s,
             )
         except _NOT_SENT as exc:
+            outcome = type(exc).__name__
             raise RequestNotSent(f"{where} not sent: {exc!r}", provider=self.provider) from exc
         except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
             raise OutcomeUnknown(f"{where} interrupted: {exc!r}", provider=self.provider) from exc
+        except BaseException as exc:  # cancelled at shutdown, or a bug: measured and passed on
+            outcome = type(exc).__name__
+            raise
+        else:
+            outcome = str(response.status_code)
+            return response
+        finally:
+            if _observers:
+                _observe(self.provider, kind, outcome, time.perf_counter() - started)

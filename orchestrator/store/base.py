@@ -196,6 +196,10 @@ class Transaction(WebhookWrites, ArtifactWrites):
         rows = await self._conn.fetch(q.STEP_BY_TASK, (provider, task_id))
         return (rows[0]["pipeline_id"], rows[0]["idx"]) if rows else None
 
+    async def adoptable(self) -> list[tuple[str, int, str]]:
+        rows = await self._conn.fetch(q.ADOPTABLE)
+        return [(r["pipeline_id"], r["idx"], r["task_id"]) for r in rows]
+
     async def stuck_submitting(self) -> list[str]:
         rows = await self._conn.fetch(q.STUCK_SUBMITTING)
         return [r["pipeline_id"] for r in rows]
@@ -389,6 +393,36 @@ class Store(WebhookReads):
         async with self._backend.reader() as conn:
             rows = await conn.fetch(q.COUNT_STEPS_BY_STATUS)
         return {r["status"]: r["n"] for r in rows}
+
+    async def metrics_snapshot(self) -> dict[str, dict[str, int]]:
+        """Counts for ``/metrics``, from a few aggregate queries in one read.
+
+        ``pipelines`` and ``steps`` by status; ``in_flight`` (steps submitted or running) and
+        ``polls`` (polls ever made) by provider; ``deliveries`` (webhook attempts) by result:
+        2xx, redirect, 4xx, 5xx, refused or error; ``artifacts``: ``count`` and ``bytes``.
+        """
+        async with self._backend.reader() as conn:
+            pipelines = await conn.fetch(q.PIPELINES_BY_STATUS)
+            steps = await conn.fetch(q.STEPS_BY_PROVIDER_STATUS)
+            attempts = await conn.fetch(q.ATTEMPTS_BY_RESULT)
+            totals = (await conn.fetch(q.ARTIFACT_TOTALS))[0]
+        by_status: dict[str, int] = {}
+        in_flight: dict[str, int] = {}
+        polls: dict[str, int] = {}
+        for r in steps:
+            provider, status, n = r["provider"], r["status"], int(r["n"])
+            by_status[status] = by_status.get(status, 0) + n
+            busy = n if status in ("submitted", "running") else 0
+            in_flight[provider] = in_flight.get(provider, 0) + busy
+            polls[provider] = polls.get(provider, 0) + int(r["polls"])
+        return {
+            "pipelines": {r["status"]: int(r["n"]) for r in pipelines},
+            "steps": by_status,
+            "in_flight": in_flight,
+            "polls": polls,
+            "deliveries": {r["result"]: int(r["n"]) for r in attempts},
+            "artifacts": {"count": int(totals["n"]), "bytes": int(totals["bytes"])},
+        }
 
     async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
         async with self._backend.reader() as conn:

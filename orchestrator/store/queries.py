@@ -102,6 +102,14 @@ LATEST_TERMINAL_CALLBACK = """
 """
 
 # Named "stored values" rather than "secrets": linters take any *SECRET* string for a password.
+# Ambiguous submits a callback has since identified: the token named the step, the body the task.
+ADOPTABLE = """
+    SELECT s.pipeline_id, s.idx, MIN(c.task_id) AS task_id FROM steps s
+    JOIN callbacks c ON c.pipeline_id = s.pipeline_id AND c.step_idx = s.idx
+    WHERE s.status = 'ambiguous' AND s.provider_task_id IS NULL
+    GROUP BY s.pipeline_id, s.idx
+"""
+
 SELECT_STORED_VALUE = "SELECT value FROM secrets WHERE name = ?"
 INSERT_STORED_VALUE = """
     INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)
@@ -244,3 +252,22 @@ PRUNABLE_ARTIFACTS = """
 """
 DELETE_ARTIFACT = "DELETE FROM artifacts WHERE sha256 = ?"
 MARK_PRUNED = "UPDATE downloads SET status = 'pruned', updated_at = ? WHERE sha256 = ?"
+
+# Metrics, read at every scrape: aggregates only, one pass over each table.
+PIPELINES_BY_STATUS = "SELECT status, COUNT(*) AS n FROM pipelines GROUP BY status"
+STEPS_BY_PROVIDER_STATUS = """
+    SELECT provider, status, COUNT(*) AS n, COALESCE(SUM(polls), 0) AS polls FROM steps
+    GROUP BY provider, status
+"""
+ATTEMPTS_BY_RESULT = """
+    SELECT CASE
+        WHEN status_code BETWEEN 200 AND 299 THEN '2xx'
+        WHEN status_code BETWEEN 300 AND 399 THEN 'redirect'
+        WHEN status_code BETWEEN 400 AND 499 THEN '4xx'
+        WHEN status_code >= 500 THEN '5xx'
+        WHEN error LIKE 'refused:%' THEN 'refused'
+        ELSE 'error'
+    END AS result, COUNT(*) AS n
+    FROM webhook_attempts GROUP BY 1
+"""
+ARTIFACT_TOTALS = "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM artifacts"

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
+import boto3
 import pytest
-from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from orchestrator.artifacts.local import LocalArtifactStorage

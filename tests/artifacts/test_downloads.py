@@ -25,7 +25,7 @@ from orchestrator.artifacts.models import DownloadStatus
 from orchestrator.artifacts.retention import Pruner
 from orchestrator.engine import Engine
 from orchestrator.operations import Operations
-from orchestrator.plans import PipelineRequest
+from orchestrator.plans import ExtendSpec, PipelineRequest
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import Settings
@@ -298,9 +298,7 @@ async def test_retention_keeps_what_running_pipelines_use(rig: Rig, faults: str)
     assert len(rig.files()) == 1
     running = await rig.succeeded_pipeline(f"{faults}/ok")
     await rig.downloader().run_once()
-    await rig.ops.add_extend(
-        running, PipelineRequest.model_fields["extends"].annotation.__args__[0](prompt="more")
-    )  # type: ignore[union-attr]
+    await rig.ops.add_extend(running, ExtendSpec(prompt="more"))
     pruner = Pruner(rig.store, rig.storage, retention_s=0.0, clock=lambda: 4_000_000_000.0)
     assert await pruner.run_once() == 0  # the shared video is still used by a running pipeline
     assert len(rig.files()) == 1

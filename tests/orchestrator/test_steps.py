@@ -46,7 +46,8 @@ def status(state: TaskState, **kw: object) -> TaskStatus:
         (StepStatus.SUCCEEDED, StepStatus.FAILED, False),
         (StepStatus.FAILED, StepStatus.PENDING, True),
         (StepStatus.AMBIGUOUS, StepStatus.PENDING, True),
-        (StepStatus.AMBIGUOUS, StepStatus.SUBMITTED, False),
+        (StepStatus.AMBIGUOUS, StepStatus.SUBMITTED, True),  # adopted via its callback
+        (StepStatus.AMBIGUOUS, StepStatus.RUNNING, False),
     ],
 )
 def test_transition_table(start: StepStatus, target: StepStatus, allowed: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from orchestrator.models import StepStatus
 from orchestrator.store import Store, Transaction, open_store
@@ -102,20 +103,20 @@ async def test_hints_poll_in_flight_steps_now(store: Store) -> None:
     assert times == [NOW - 10, NOW, None]
 
 
+def _secret(candidate: str) -> Callable[[Transaction], Awaitable[str]]:
+    return lambda tx: tx.secret("signing", candidate, NOW)
+
+
 async def test_secret_is_created_once(store: Store, store_url: str) -> None:
     """Concurrent get-or-create calls, from two stores on one database, agree on one value."""
     other = await open_store(store_url)
     try:
-        values = await asyncio.gather(
-            *(
-                s.run(lambda tx, n=n: tx.secret("signing", f"candidate-{n}", NOW))
-                for n, s in enumerate([store, other] * 4)
-            )
-        )
-        again = await other.run(lambda tx: tx.secret("signing", "late", NOW))
+        stores = [store, other] * 4
+        values = await asyncio.gather(*(s.run(_secret(f"c{n}")) for n, s in enumerate(stores)))
+        again = await other.run(_secret("late"))
     finally:
         await other.close()
     assert len(set(values)) == 1
-    assert values[0].startswith("candidate-")
+    assert values[0].startswith("c")
     assert again == values[0]
     assert await store.run(lambda tx: tx.secret("other", "x", NOW)) == "x"
