@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -97,3 +99,24 @@ def assert_submitted_once(pipelines: list[dict[str, Any]], tasks: list[dict[str,
             )
             assert task["source_task_id"] == parent
             assert task["prompt"] == step["prompt"]
+
+
+@contextlib.asynccontextmanager
+async def reelay_process(env: dict[str, str], api_url: str) -> AsyncIterator[Any]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator.cli", "serve", env=env
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+
+            async def healthy() -> bool:
+                with contextlib.suppress(httpx.HTTPError):
+                    return (await client.get(api_url + "/healthz")).status_code == 200
+                return False
+
+            await wait_until(healthy, within=20, what="reelay serve to start", every=0.05)
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

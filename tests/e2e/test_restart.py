@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -20,31 +16,11 @@ from tests.e2e.helpers import (
     chain_body,
     free_port,
     provider_env,
+    reelay_process,
     sandbox_tasks,
     wait_until,
 )
 from tests.loopback import running_sandbox
-
-
-@contextlib.asynccontextmanager
-async def reelay_process(env: dict[str, str], api_url: str) -> AsyncIterator[Any]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator.cli", "serve", env=env
-    )
-    try:
-        async with httpx.AsyncClient() as client:
-
-            async def healthy() -> bool:
-                with contextlib.suppress(httpx.HTTPError):
-                    return (await client.get(api_url + "/healthz")).status_code == 200
-                return False
-
-            await wait_until(healthy, within=20, what="reelay serve to start", every=0.05)
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_restart_mid_run_completes_everything_once(tmp_path: Path) -> None:
