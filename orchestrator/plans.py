@@ -17,6 +17,7 @@ from orchestrator.models import Pipeline, PipelineStatus, PipelineView, Step, St
 from orchestrator.pipelines import depth
 from orchestrator.providers.base import Provider, Tier, VideoParams
 from orchestrator.providers.errors import InvalidRequest
+from orchestrator.settings import PROVIDER_NAMES
 
 
 class ExtendSpec(BaseModel):
@@ -34,7 +35,7 @@ class ExtendSpec(BaseModel):
 class PipelineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: str
+    provider: str = Field(json_schema_extra={"enum": list(PROVIDER_NAMES)})
     model: str | None = None
     tier: Tier | None = None
     prompt: str = Field(min_length=1, max_length=10_000)
