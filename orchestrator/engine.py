@@ -339,6 +339,7 @@ class Engine:
         async def job(tx: Transaction) -> None:
             views = await tx.load({o.key[0] for o in outcomes})
             working = dict(views)
+            flags: list[EventDraft] = []
             for outcome in outcomes:
                 pid, idx = outcome.key
                 view = working.get(pid)
@@ -346,10 +347,14 @@ class Engine:
                     log.warning("outcome for unknown pipeline %s ignored", pid)
                     continue
                 ctx = self._contexts[view.pipeline.provider]
-                step = outcome_rules.apply(view.steps[idx], outcome, now, ctx)
+                before = view.steps[idx]
+                step = outcome_rules.apply(before, outcome, now, ctx)
                 working[pid] = _with_step(view, step)
+                if overdue := outcome_rules.overdue(before, step, now, ctx):
+                    flags.append(overdue)
             await _poll_now_if_called_back(tx, working, outcomes, now)
-            await self._save(tx, [(views[pid], after) for pid, after in working.items()], now)
+            changes = [(views[pid], after) for pid, after in working.items()]
+            await self._save(tx, changes, now, flags)
 
         await self._store.run(job)
 
@@ -358,6 +363,7 @@ class Engine:
         tx: Transaction,
         changes: Sequence[tuple[PipelineView, PipelineView]],
         now: float,
+        extra: Sequence[EventDraft] = (),
     ) -> None:
         """Settle each changed pipeline and save it with the events that describe the change."""
         saved: list[tuple[PipelineView | None, PipelineView]] = []
@@ -368,6 +374,7 @@ class Engine:
             settled = pipeline_rules.settle(after, now)
             saved.append((before, settled))
             events += pipeline_rules.events_between(before, settled)
+            events += [e for e in extra if e.pipeline_id == after.pipeline.id]
         if saved:
             await tx.save(saved, events, now)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from orchestrator import schedule
 from orchestrator import steps as step_rules
-from orchestrator.models import Step, StepError
+from orchestrator.models import EventDraft, Step, StepError
 from orchestrator.pressure import BALANCE_PROBE_S
 from orchestrator.providers import errors as pe
 from orchestrator.providers.base import Capabilities
@@ -99,3 +99,24 @@ def _poll_failed(step: Step, error: pe.ProviderError, now: float, ctx: Context) 
     if isinstance(error, pe.RateLimited) and error.retry_after is not None:
         later = max(later, now + min(error.retry_after, schedule.SUBMIT_BACKOFF_MAX_S))
     return step_rules.poll_failed(step, now, later)
+
+
+def overdue(before: Step, after: Step, now: float, ctx: Context) -> EventDraft | None:
+    """A local deadline is a flag, not a verdict: the step keeps being reconciled, and if the
+    provider later reports success the pipeline continues. The flag is raised once, by the
+    first observation past the deadline."""
+    if not after.status.in_flight or after.submitted_at is None:
+        return None
+    deadline = after.submitted_at + ctx.settings.task_deadline_s
+    if not before.updated_at < deadline <= now:
+        return None
+    return EventDraft(
+        "step.overdue",
+        after.pipeline_id,
+        after.index,
+        {
+            "index": after.index,
+            "deadline_s": ctx.settings.task_deadline_s,
+            "status": str(after.status),
+        },
+    )

@@ -34,6 +34,11 @@ class ProviderSettings(BaseModel):
     first_poll_s: float | None = Field(
         default=None, ge=0, description="Delay before the first poll; default: typical task time"
     )
+    task_deadline_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A task still unfinished this long after its submit is flagged (step.overdue)",
+    )
     poll_interval_s: float = Field(default=10.0, gt=0, description="Poll interval after that")
     poll_max_interval_s: float = Field(default=60.0, gt=0, description="Backoff ceiling")
 

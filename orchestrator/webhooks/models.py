@@ -25,6 +25,7 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "step.failed",
         "step.cancelled",
         "step.ambiguous",
+        "step.overdue",
         "artifact.stored",
         "artifact.failed",
     }

@@ -209,3 +209,30 @@ async def test_token_bucket_paces_requests() -> None:
     now[0] += 1.0
     await asyncio.wait_for(task, 2)
     assert waited
+
+
+async def test_overdue_is_flagged_once_and_still_reconciled(
+    settings: Settings, store: Store, fake: FakeProvider
+) -> None:
+    """A task running past its deadline is flagged once; when it later succeeds, the pipeline
+    continues."""
+    fake.polls_to_finish = 40
+    clock = Clock()
+    engine = Engine(
+        store,
+        {"fake": fake},
+        settings,
+        clock=clock,
+        rng=random.Random(2),
+        provider_settings={
+            "fake": ProviderSettings(
+                base_url="http://fake", first_poll_s=0, poll_max_interval_s=60, task_deadline_s=600
+            )
+        },
+    )
+    ops = Operations(store, {"fake": fake}, clock=clock)
+    view, _ = await ops.create(CHAIN)
+    await drive(engine, clock, 200)
+    events = [e.type for e in await store.events(view.pipeline.id)]
+    assert events.count("step.overdue") == 3  # once per step
+    assert (await ops.get(view.pipeline.id)).pipeline.status == "succeeded"
