@@ -498,9 +498,11 @@ def test_kustomization_lists_every_manifest_but_the_secret_example() -> None:
 
 
 def test_deployment_replicas_probes_and_shutdown() -> None:
-    """Two replicas, /readyz and /healthz probes on 8081, 30 s to finish work on SIGTERM."""
+    """One replica replaced by Recreate (never two on one database until replicas are safe),
+    /readyz and /healthz probes on 8081, 30 s to finish work on SIGTERM."""
     deployment = k8s("Deployment")
-    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
     assert selects_pods(deployment["spec"]["selector"]["matchLabels"])
     c = container()
     readiness = c["readinessProbe"]["httpGet"]
@@ -582,9 +584,9 @@ def test_ingress_routes_only_to_the_public_receiver() -> None:
 
 
 def test_pdb_keeps_one_pod_of_the_deployment() -> None:
-    """minAvailable 1, selecting the Deployment's pods."""
+    """Allows a drain of the single pod, selecting the Deployment's pods."""
     spec = k8s("PodDisruptionBudget")["spec"]
-    assert spec["minAvailable"] == 1
+    assert spec["maxUnavailable"] == 1
     assert selects_pods(spec["selector"]["matchLabels"])
 
 
