@@ -80,6 +80,12 @@ class Transaction(WebhookWrites, ArtifactWrites):
         self._conn = conn
         self._enabled_endpoints = None
         self.wrote_events = False
+        """Whether the current job appended events (reset per job by the writer)."""
+
+    def rolled_back(self) -> None:
+        """The current job was undone: forget what it may have cached or done."""
+        self._enabled_endpoints = None
+        self.wrote_events = False
 
     async def load(self, pipeline_ids: Collection[str]) -> dict[str, PipelineView]:
         """Pipelines with their steps, locked for this transaction where the database can."""
@@ -310,15 +316,17 @@ class Store(WebhookReads):
                     tx = Transaction(conn)
                     for n, (job, future) in enumerate(batch):
                         await conn.execute(f"SAVEPOINT job{n}")
+                        tx.wrote_events = False
                         try:
                             result = await job(tx)
                         except Exception as exc:
                             await conn.execute(f"ROLLBACK TO SAVEPOINT job{n}")
+                            tx.rolled_back()
                             results.append((future, None, exc))
                         else:
                             results.append((future, result, None))
+                            tx_wrote_events = tx_wrote_events or tx.wrote_events
                         await conn.execute(f"RELEASE SAVEPOINT job{n}")
-                    tx_wrote_events = tx.wrote_events
             except BaseException as exc:
                 for _, future in batch:
                     if not future.done():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from orchestrator.models import EventDraft, PipelineView
 from orchestrator.store import Store, Transaction
 from tests.store.builders import NOW, change, make_view
@@ -78,3 +80,20 @@ async def test_concurrent_changes_number_events_without_gaps(store: Store) -> No
     events = await store.events("pl_a")
     assert [e.seq for e in events] == list(range(1, 42))
     assert sorted(e.data["n"] for e in events[1:]) == list(range(40))
+
+
+async def test_listeners_ignore_events_of_a_rolled_back_job(store: Store) -> None:
+    """Commit listeners fire for committed events only, not for a job that failed and was
+    rolled back to its savepoint."""
+    fired: list[int] = []
+    store.add_commit_listener(lambda: fired.append(1))
+    view = make_view("pl_rolled_back")
+
+    async def failing(tx: Transaction) -> None:
+        await tx.save([(None, view)], [EventDraft("pipeline.created", view.pipeline.id)], 1.0)
+        raise RuntimeError("undo me")
+
+    with pytest.raises(RuntimeError):
+        await store.run(failing)
+    assert fired == []
+    assert await store.get("pl_rolled_back") is None
