@@ -5,8 +5,8 @@ Lines about a pipeline carry its id and step as ``extra`` fields, built by ``con
     log.info("step submitted", extra=logs.context(pipeline_id=p.id, step=2, provider="apixo"))
 
 Text lines show them as ``key=value`` after the message; JSON lines as fields. Either way the
-line is scrubbed last: callback URL tokens, bearer tokens, ``whsec_``/``sk-`` values and the
-values of fields named like a secret never reach the output.
+line is scrubbed last: callback URL tokens, bearer tokens, ``whsec_``/``sk-`` values, passwords
+in URLs and the values of fields named like a secret never reach the output.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ _REDACTED = "<redacted>"
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _NOT_SHOWN = _RESERVED | {"color_message"}  # uvicorn's copy of the message, with colour codes
 _SECRET_NAME = re.compile(r"token|secret|key|authorization|password", re.IGNORECASE)
+_KEEP_NAME = rf"\1{_REDACTED}"
 _SECRETS = (
     # "Authorization: Bearer x", "authorization=x", '"authorization": "Basic x"'
     (
@@ -36,24 +37,27 @@ _SECRETS = (
             r"(\bauthorization[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|token)\s+)?[^\s\"',;&]+",
             re.IGNORECASE,
         ),
-        rf"\1{_REDACTED}",
+        _KEEP_NAME,
     ),
-    (re.compile(r"(\bbearer\s+)(?!tokens?\b)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1{_REDACTED}"),
+    (re.compile(r"(\bbearer\s+)(?!tokens?\b)[\w.~+/=-]+", re.IGNORECASE), _KEEP_NAME),
     # "api_key=x", "?token=x", '"signing_secret": "x"', "password: x"
     (
         re.compile(
             r"(\b[\w-]*(?:key|secret|token|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+",
             re.IGNORECASE,
         ),
-        rf"\1{_REDACTED}",
+        _KEEP_NAME,
     ),
-    (re.compile(r"\bwhsec_[A-Za-z0-9+/=_-]+"), f"whsec_{_REDACTED}"),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), f"sk-{_REDACTED}"),
+    (re.compile(r"\bwhsec_[\w+/=-]+"), f"whsec_{_REDACTED}"),
+    # the password in a URL: postgresql://reelay:<password>@db/reelay
+    (re.compile(r"(\b[a-z][\w+.-]*://[^/\s:@]+:)[^/\s@]+@", re.IGNORECASE), rf"\1{_REDACTED}@"),
+    (re.compile(r"\bsk-[\w-]{6,}"), f"sk-{_REDACTED}"),
 )
 
 
 def scrub(text: str) -> str:
-    """``text`` without callback URL tokens, bearer tokens, API keys or webhook secrets."""
+    """``text`` without callback URL tokens, bearer tokens, API keys, webhook secrets or
+    passwords in URLs."""
     text = redact(text)
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)

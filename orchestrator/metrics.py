@@ -72,7 +72,7 @@ class Metrics:
 
     def provider_request(self, provider: str, kind: CallKind, status: str, seconds: float) -> None:
         """An ``orchestrator.providers.http`` observer."""
-        self._latency.labels(provider, OPERATIONS[kind], status).observe(seconds)
+        self._latency.labels(provider, OPERATIONS.get(kind, kind), status).observe(seconds)
 
     async def render(self) -> bytes:
         """The Prometheus text exposition: this process's counters, then the store's numbers."""

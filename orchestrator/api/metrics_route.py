@@ -1,8 +1,9 @@
 """``GET /metrics``: the Prometheus scrape target.
 
-Served without a bearer token, like ``/healthz``: scrapers rarely carry one. That is safe only
-because the route exists on the internal listener alone (the internal API app), never on the
-public receiver; the numbers name providers and states, never pipelines, prompts or secrets.
+Served without a bearer token, like ``/healthz``, even when ``REELAY_API_TOKEN`` is set:
+scrapers rarely carry one. The route exists on the internal listener only (the internal API
+app), never on the public receiver, so whoever can reach that listener can read it; the numbers
+name providers, states and reasons, never pipelines, prompts, URLs or secrets.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ permanent failure, the step's error field and an ``artifact.failed`` event say s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -25,6 +24,7 @@ from orchestrator.artifacts.storage import ArtifactStorage, StorageUnavailable
 from orchestrator.models import EventDraft, PipelineView, StepError
 from orchestrator.schedule import jittered
 from orchestrator.store import Store, Transaction
+from orchestrator.workers import ClaimLoop
 
 log = logging.getLogger("reelay.artifacts")
 
@@ -61,17 +61,20 @@ class Downloader:
         self._max_bytes = max_bytes
         self._max_attempts = max_attempts
         self._lease_s = lease_s
-        self._tick_s = tick_s
-        self._active = 0
-        self._wake = asyncio.Event()
-        self._stopping = False
+        self._loop: ClaimLoop[Download] = ClaimLoop(
+            claim=self._claim,
+            perform=self._download,
+            next_due=store.next_download_due,
+            clock=clock,
+            concurrency=concurrency,
+            tick_s=tick_s,
+        )
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+        self._loop.stop()
 
     async def run_once(self) -> int:
         """Fetch every due download once and record the outcomes."""
@@ -82,34 +85,7 @@ class Downloader:
     async def run(self) -> None:
         """Download until ``stop``; downloads in flight then are dropped and, their leases
         running out, done again later (content addressing keeps one copy)."""
-        in_flight: set[asyncio.Task[None]] = set()
-        async with asyncio.TaskGroup() as tg:
-            while not self._stopping:
-                self._wake.clear()
-                free = self._concurrency - self._active
-                claimed = await self._claim(free) if free > 0 else []
-                for download in claimed:
-                    self._active += 1
-                    task = tg.create_task(self._download_and_release(download))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                if claimed:
-                    continue
-                due = await self._store.next_download_due()
-                timeout = self._tick_s
-                if due is not None and due > self._clock():
-                    timeout = min(timeout, due - self._clock())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-            for task in in_flight:
-                task.cancel()
-
-    async def _download_and_release(self, download: Download) -> None:
-        try:
-            await self._download(download)
-        finally:
-            self._active -= 1
-            self._wake.set()
+        await self._loop.run()
 
     async def _claim(self, limit: int) -> list[Download]:
         now = self._clock()

@@ -30,12 +30,12 @@ from orchestrator.providers.base import (
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import ProviderResponseError
 from orchestrator.providers.http import ProviderHttp, build_body, openai_video_fields
+from orchestrator.providers.openai_videos import create_video, fetch_video, remix_video
 from orchestrator.providers.states import (
     choice_problems,
     choose_model,
     read_video_object,
     unsupported,
-    video_id,
 )
 
 NAME = "octopusx"
@@ -110,24 +110,13 @@ class OctopusxProvider:
         )
         fields = openai_video_fields(request.model, request.prompt, p)
         fields["metadata"] = {"output_config": output_config} if output_config else None
-        answer = await self._http.call(
-            "POST", "/v1/videos", "submit", body=build_body(fields, request.provider_options)
-        )
-        return video_id(answer, NAME)
+        return await create_video(self._http, fields, request.provider_options, NAME)
 
     async def extend(self, request: ExtendRequest) -> str:
-        fields = {"prompt": request.prompt, "model": request.model}
-        path = f"/v1/videos/{quote(request.source.task_id, safe='')}/remix"
-        answer = await self._http.call(
-            "POST", path, "extend", body=build_body(fields, request.provider_options)
-        )
-        return video_id(answer, NAME)
+        return await remix_video(self._http, request, NAME)
 
     async def status(self, task: TaskRef) -> TaskStatus:
-        answer = await self._http.call(
-            "GET", f"/v1/videos/{quote(task.task_id, safe='')}", "status"
-        )
-        return self.read_status(answer, task.task_id)
+        return self.read_status(await fetch_video(self._http, task.task_id), task.task_id)
 
     def parse_callback(self, body: bytes) -> TaskStatus:
         raise ProviderResponseError("octopusx does not send callbacks", provider=NAME)

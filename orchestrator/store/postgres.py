@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -17,7 +16,7 @@ from typing import Any, cast
 import asyncpg  # type: ignore[import-untyped]
 
 from orchestrator.store.rows import Row
-from orchestrator.store.schema import BOOKKEEPING, migrations
+from orchestrator.store.schema import apply_migrations
 
 _MIGRATION_LOCK = 0x7265656C6179  # "reelay": replicas starting together migrate one at a time
 
@@ -99,17 +98,7 @@ class PostgresBackend:
         async with self.transaction() as conn:
             # Held until commit: a replica that starts meanwhile waits, then finds nothing to do.
             await conn.fetchval("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-            await conn.execute(BOOKKEEPING)
-            current = await conn.fetchval("SELECT MAX(version) FROM schema_migrations") or 0
-            for version, statements in enumerate(migrations("postgres"), start=1):
-                if version <= current:
-                    continue
-                for statement in statements:
-                    await conn.execute(statement)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (version, time.time()),
-                )
+            await apply_migrations(conn, "postgres")
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -6,7 +6,11 @@ in a double, JSON is text, booleans are integers. Only the event id's auto-incre
 
 from __future__ import annotations
 
-from typing import Literal
+import time
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from orchestrator.store.base import Connection
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -219,3 +223,18 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at DOUBLE PRECISION NOT NULL
 )
 """
+
+
+async def apply_migrations(conn: Connection, dialect: Dialect) -> None:
+    """Apply, inside the caller's transaction, every migration not yet recorded."""
+    await conn.execute(BOOKKEEPING)
+    current = await conn.fetchval("SELECT MAX(version) FROM schema_migrations") or 0
+    for version, statements in enumerate(migrations(dialect), start=1):
+        if version <= current:
+            continue
+        for statement in statements:
+            await conn.execute(statement)
+        await conn.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+            (version, time.time()),
+        )

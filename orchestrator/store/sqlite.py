@@ -7,7 +7,6 @@ batches its writes (``executemany``) to keep hops per transaction constant.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, cast
 import aiosqlite
 
 from orchestrator.store.rows import Row
-from orchestrator.store.schema import BOOKKEEPING, migrations
+from orchestrator.store.schema import apply_migrations
 
 _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -98,17 +97,7 @@ class SqliteBackend:
 
     async def migrate(self) -> None:
         async with self.transaction() as conn:
-            await conn.execute(BOOKKEEPING)
-            current = await conn.fetchval("SELECT MAX(version) FROM schema_migrations") or 0
-            for version, statements in enumerate(migrations("sqlite"), start=1):
-                if version <= current:
-                    continue
-                for statement in statements:
-                    await conn.execute(statement)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (version, time.time()),
-                )
+            await apply_migrations(conn, "sqlite")
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer):

@@ -8,7 +8,6 @@ a later one is never due while an earlier one is pending.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -28,6 +27,7 @@ from orchestrator.webhooks.models import (
 )
 from orchestrator.webhooks.signing import headers as signed_headers
 from orchestrator.webhooks.ssrf import Delivery
+from orchestrator.workers import ClaimLoop
 
 log = logging.getLogger("reelay.webhooks")
 
@@ -113,20 +113,24 @@ class Deliverer:
         self._rng = rng or random.Random()
         self._concurrency = concurrency
         self._lease_s = timeout_s + _LEASE_MARGIN_S
-        self._tick_s = tick_s
-        self._active = 0
         self._records: Batcher[tuple[Message, Delivery, list[str]], None] = Batcher(
             store, self._write
         )
-        self._wake = asyncio.Event()
-        self._stopping = False
+        self._loop: ClaimLoop[tuple[list[Message], Endpoint | None]] = ClaimLoop(
+            claim=self._claim,
+            perform=self._deliver_claimed,
+            next_due=store.next_message_due,
+            clock=clock,
+            concurrency=concurrency,
+            tick_s=tick_s,
+            min_batch=concurrency // 4,
+        )
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+        self._loop.stop()
 
     async def close(self) -> None:
         """Wait for attempts being recorded; call before the store closes."""
@@ -141,41 +145,10 @@ class Deliverer:
     async def run(self) -> None:
         """Deliver until ``stop``. Deliveries still in flight then are abandoned: delivery is
         at least once, and their leases run out, so they go out again under the same id."""
-        in_flight: set[asyncio.Task[None]] = set()
-        async with asyncio.TaskGroup() as tg:
-            while not self._stopping:
-                self._wake.clear()
-                free = self._concurrency - self._active
-                # While deliveries are in flight, claim in batches rather than one per
-                # finished delivery: each claim is a transaction.
-                batch_ready = self._active == 0 or free >= max(1, self._concurrency // 4)
-                claimed = await self._claim(free) if batch_ready else []
-                for chain, endpoint in claimed:
-                    self._active += 1
-                    task = tg.create_task(self._deliver_and_release(chain, endpoint))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                if claimed:
-                    await asyncio.sleep(0)
-                    continue
-                if not batch_ready:
-                    await self._wake.wait()
-                    continue
-                due = await self._store.next_message_due()
-                timeout = self._tick_s
-                if due is not None and due > self._clock():
-                    timeout = min(timeout, due - self._clock())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-            for task in in_flight:
-                task.cancel()
+        await self._loop.run()
 
-    async def _deliver_and_release(self, chain: list[Message], endpoint: Endpoint | None) -> None:
-        try:
-            await self._deliver(chain, endpoint)
-        finally:
-            self._active -= 1
-            self._wake.set()
+    async def _deliver_claimed(self, claimed: tuple[list[Message], Endpoint | None]) -> None:
+        await self._deliver(*claimed)
 
     async def _claim(self, limit: int) -> list[tuple[list[Message], Endpoint | None]]:
         now = self._clock()
