@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+from orchestrator import logs
 from orchestrator import outcomes as outcome_rules
 from orchestrator import pipelines as pipeline_rules
 from orchestrator import steps as step_rules
@@ -344,7 +345,9 @@ class Engine:
                 pid, idx = outcome.key
                 view = working.get(pid)
                 if view is None:
-                    log.warning("outcome for unknown pipeline %s ignored", pid)
+                    log.warning(
+                        "outcome for unknown pipeline %s ignored", pid, extra=logs.context(pid, idx)
+                    )
                     continue
                 ctx = self._contexts[view.pipeline.provider]
                 before = view.steps[idx]

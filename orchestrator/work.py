@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from orchestrator import logs
 from orchestrator.models import Step
 from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider, TaskStatus
 from orchestrator.providers.errors import OutcomeUnknown, ProviderError
@@ -93,7 +94,12 @@ async def submit(work: SubmitWork, provider: Provider, callback_url: str | None)
         return SubmitFailed(step.key, exc)
     except Exception as exc:
         # A bug may have struck after the request left: treat the submit as unknown, never retry.
-        log.exception("submit of step %s/%s crashed", step.pipeline_id, step.index)
+        log.exception(
+            "submit of step %s/%s crashed",
+            step.pipeline_id,
+            step.index,
+            extra=logs.context(step.pipeline_id, step.index, provider=step.provider),
+        )
         return SubmitFailed(
             step.key, OutcomeUnknown(f"internal error: {exc!r}", provider=provider.name)
         )
@@ -109,7 +115,12 @@ async def poll(work: PollWork, provider: Provider) -> Outcome:
     except ProviderError as exc:
         return PollFailed(step.key, exc)
     except Exception as exc:
-        log.exception("poll of step %s/%s crashed", step.pipeline_id, step.index)
+        log.exception(
+            "poll of step %s/%s crashed",
+            step.pipeline_id,
+            step.index,
+            extra=logs.context(step.pipeline_id, step.index, provider=step.provider),
+        )
         return PollFailed(
             step.key, OutcomeUnknown(f"internal error: {exc!r}", provider=provider.name)
         )

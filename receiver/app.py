@@ -41,13 +41,19 @@ def create_receiver_app(
     parsers: Mapping[str, Parser] | None = None,
     *,
     on_reject: Callable[[str, str], None] = lambda provider, reason: None,
+    on_accept: Callable[[str], None] = lambda provider: None,
 ) -> Starlette:
-    """Without an inbox and tokens (callbacks not configured) only ``/healthz`` is served."""
+    """Without an inbox and tokens (callbacks not configured) only ``/healthz`` is served.
+
+    ``on_reject(provider, reason)`` and ``on_accept(provider)`` count outcomes (the metrics);
+    a provider name nobody configured arrives as ``unknown``, so a URL cannot mint new labels.
+    """
     parsers = dict(parsers or {})
 
     def reject(provider: str, reason: str, status: int, message: str) -> Response:
-        on_reject(provider, reason)
-        log.info("callback refused: provider=%s reason=%s", provider, reason)
+        known = provider if provider in parsers else "unknown"  # never echo URL text into logs
+        on_reject(known, reason)
+        log.info("callback refused: provider=%s reason=%s", known, reason)
         return _answer(status, message)
 
     async def callback(request: Request) -> Response:
@@ -79,6 +85,7 @@ def create_receiver_app(
         verdict = await inbox.record(Callback(target, status, body))
         if verdict is Verdict.MISMATCH:
             return reject(provider, "task_mismatch", 400, "callback does not match its URL")
+        on_accept(provider)
         return _answer(200, "recorded")
 
     async def healthz(request: Request) -> Response:

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import httpx
 
+from orchestrator import logs
 from orchestrator.artifacts.fetch import Fetched, FetchFailed, fetch
 from orchestrator.artifacts.models import Artifact, Download, DownloadStatus
 from orchestrator.artifacts.storage import ArtifactStorage, StorageUnavailable
@@ -121,6 +122,7 @@ class Downloader:
                 download.pipeline_id,
                 download.step,
                 result.reason,
+                extra=logs.context(download.pipeline_id, download.step),
             )
             await self._record(download, failure=result)
 

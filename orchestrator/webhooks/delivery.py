@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from orchestrator import logs
 from orchestrator.batching import Batcher
 from orchestrator.store import Store, Transaction
 from orchestrator.webhooks import retry
@@ -182,6 +183,7 @@ class Deliverer:
                     message.id,
                     message.destination,
                     delivery.error or f"HTTP {delivery.status}",
+                    extra=logs.context(message.pipeline_id, message_id=message.id),
                 )
             rest = [] if ok else [m.id for m in chain[n + 1 :]]
             recorded.append(asyncio.ensure_future(self._records.submit((message, delivery, rest))))
