@@ -9,7 +9,6 @@ one synchronous pass of all three, for tests; ``run`` pipelines them until ``sto
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -151,15 +150,22 @@ class Engine:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._write_loop())
             try:
+                full_pass = True
                 while not self._stopping:
                     self._wake.clear()
-                    work = await self._claim()
-                    for item in work:
-                        self._start(tg, item)
-                    if work:
-                        await asyncio.sleep(0)
-                        continue
-                    await self._sleep()
+                    due = await self._store.next_due()
+                    now = self._clock()
+                    # A claim is a write transaction; most wake-ups find nothing due, which a
+                    # read answers for far less. Each tick still makes a full pass (it also
+                    # adopts ambiguous submits a callback has identified).
+                    if full_pass or (due is not None and due <= now):
+                        work = await self._claim()
+                        for item in work:
+                            self._start(tg, item)
+                        if work:
+                            await asyncio.sleep(0)
+                            continue
+                    full_pass = not await self._sleep(due, now)
             finally:
                 # Polls are read-only: drop them and hand their leases back. Submits are not:
                 # each is answered and recorded before we stop.
@@ -199,14 +205,16 @@ class Engine:
 
             await self._store.run(job)
 
-    async def _sleep(self) -> None:
-        due = await self._store.next_due()
-        now = self._clock()
+    async def _sleep(self, due: float | None, now: float) -> bool:
+        """Until woken, the next due time or the tick; True when woken."""
         timeout = self._settings.engine_tick_s
         if due is not None and due > now:
             timeout = min(timeout, due - now)
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def _claim(self) -> list[Work]:
         if self._stopping:

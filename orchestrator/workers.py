@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -47,29 +46,36 @@ class ClaimLoop(Generic[T]):
         """Until ``stop``; items still in flight then are cancelled (their leases run out and
         the work is claimed again later)."""
         in_flight: set[asyncio.Task[None]] = set()
+        full_pass = True
         async with asyncio.TaskGroup() as tg:
             while not self._stopping:
                 self._wake.clear()
                 free = self._concurrency - self._active
-                ready = self._active == 0 or free >= self._min_batch
-                claimed = await self._claim(free) if ready and free > 0 else ()
-                for item in claimed:
-                    self._active += 1
-                    task = tg.create_task(self._perform_and_release(item))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                if claimed:
-                    await asyncio.sleep(0)
-                    continue
-                if not ready:
+                if free <= 0 or not (self._active == 0 or free >= self._min_batch):
                     await self._wake.wait()
                     continue
                 due = await self._next_due()
+                now = self._clock()
+                # A claim is a write transaction and most wake-ups find nothing due: ask the
+                # cheap read first. Each tick still claims regardless.
+                if full_pass or (due is not None and due <= now):
+                    claimed = await self._claim(free)
+                    for item in claimed:
+                        self._active += 1
+                        task = tg.create_task(self._perform_and_release(item))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                    if claimed:
+                        await asyncio.sleep(0)
+                        continue
                 timeout = self._tick_s
-                if due is not None and due > self._clock():
-                    timeout = min(timeout, due - self._clock())
-                with contextlib.suppress(TimeoutError):
+                if due is not None and due > now:
+                    timeout = min(timeout, due - now)
+                try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
+                    full_pass = False
+                except TimeoutError:
+                    full_pass = True
             for task in in_flight:
                 task.cancel()
 
