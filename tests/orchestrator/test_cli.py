@@ -113,3 +113,106 @@ def test_watch_and_extend(
     assert "pipeline.created" in lines[0]
     assert any("step.added" in line for line in lines)
     assert "pipeline.cancelled" in lines[-1]
+
+
+@pytest.fixture
+def kept_pipeline(tmp_path: Path) -> Iterator[tuple[str, str, bytes]]:
+    """An API whose pipeline (generate + extend) succeeded and whose videos were kept."""
+    import hashlib
+    import importlib.resources
+    import random
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from orchestrator.artifacts.downloader import Downloader
+    from orchestrator.artifacts.local import LocalArtifactStorage
+    from orchestrator.engine import Engine
+    from orchestrator.plans import PipelineRequest
+    from orchestrator.providers.config import ProviderSettings
+    from orchestrator.settings import load_settings
+
+    mp4 = importlib.resources.files("orchestrator.sandbox").joinpath("sample.mp4").read_bytes()
+    ready, stop = threading.Event(), threading.Event()
+    holder: dict[str, str] = {}
+
+    async def media(request: object) -> Response:
+        return Response(mp4, media_type="video/mp4")
+
+    async def serve() -> None:
+        store = await open_store(f"sqlite:///{tmp_path / 'fetch.db'}")
+        fake = FakeProvider()
+        async with serve_app(Starlette(routes=[Route("/v.mp4", media)]), lifespan="off") as cdn:
+            fake.video_url = cdn + "/v.mp4"
+            ops = Operations(store, {"fake": fake})
+            settings = load_settings(_env_file=None)
+            engine = Engine(
+                store,
+                {"fake": fake},
+                settings,
+                rng=random.Random(0),
+                provider_settings={"fake": ProviderSettings(base_url="x", first_poll_s=0)},
+            )
+            view, _ = await ops.create(
+                PipelineRequest.model_validate(
+                    {"provider": "fake", "prompt": "a", "extends": [{"prompt": "b"}]}
+                )
+            )
+            for _ in range(10):
+                await engine.run_once()
+            storage = LocalArtifactStorage(tmp_path / "kept")
+            async with httpx.AsyncClient() as http:
+                await Downloader(store, storage, http).run_once()
+            app = create_api_app(ops, store, api_token=None, storage=storage)
+            async with serve_app(app, lifespan="off") as url:
+                holder.update(url=url, pid=view.pipeline.id)
+                ready.set()
+                await asyncio.to_thread(stop.wait)
+        await storage.aclose()
+        await store.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),))
+    thread.start()
+    assert ready.wait(20)
+    yield holder["url"], holder["pid"], hashlib.sha256(mp4).digest()
+    stop.set()
+    thread.join(20)
+
+
+def test_fetch_downloads_the_final_videos(
+    kept_pipeline: tuple[str, str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """fetch writes the end of each branch (not the steps it continues) and prints where;
+    --all fetches every step."""
+    import hashlib
+
+    url, pid, digest = kept_pipeline
+    monkeypatch.setenv("REELAY_API_URL", url)
+    monkeypatch.delenv("REELAY_API_TOKEN", raising=False)
+    out = tmp_path / "out"
+    assert main(["fetch", pid, "--dir", str(out)]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [f"{pid}-step1.mp4"]
+    assert hashlib.sha256((out / written[0]).read_bytes()).digest() == digest
+    assert str(out / written[0]) in capsys.readouterr().out
+    assert main(["fetch", pid, "--dir", str(out), "--all"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"{pid}-step0.mp4", f"{pid}-step1.mp4"]
+
+
+def test_fetch_without_kept_video_is_one_line(
+    api_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipeline whose videos are not kept yet is explained in one line, exit code 2."""
+    monkeypatch.setenv("REELAY_API_URL", api_url)
+    monkeypatch.setenv("REELAY_API_TOKEN", "tok")
+    assert main(["submit", "--provider", "fake", "--prompt", "a"]) == 0
+    pid = capsys.readouterr().out.strip()
+    assert main(["fetch", pid]) == 2
+    err = capsys.readouterr().err
+    assert "no kept video yet" in err
+    assert err.count("\n") == 1
