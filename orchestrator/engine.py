@@ -223,19 +223,21 @@ class Engine:
 
         async def job(tx: Transaction) -> list[Work]:
             await self._adopt(tx, now)
-            in_flight = await tx.in_flight_by_provider()
+            in_flight: dict[str, int] | None = None  # counted only when a submit is due
             submit_keys: list[tuple[str, int]] = []
             poll_keys: list[tuple[str, int]] = []
             for name in self._providers:
                 ctx = self._contexts[name]
                 pressure = self._pressure[name]
                 free = pressure.request_slots(now) - self._active[name]
-                tasks_free = ctx.settings.max_in_flight - in_flight.get(name, 0)
                 allowed = pressure.submits_allowed(now) if free > 0 else 0
-                if allowed is not None:
-                    tasks_free = min(tasks_free, allowed)
-                if free > 0 and tasks_free > 0:
-                    keys = await tx.due_submits(name, now, min(free, tasks_free))
+                wanted = free if allowed is None else min(free, allowed)
+                keys = await tx.due_submits(name, now, wanted) if wanted > 0 else []
+                if keys:
+                    if in_flight is None:
+                        in_flight = await tx.in_flight_by_provider()
+                    tasks_free = ctx.settings.max_in_flight - in_flight.get(name, 0)
+                    keys = keys[: max(tasks_free, 0)]
                     submit_keys += keys
                     free -= len(keys)
                 if free > 0:

@@ -236,3 +236,31 @@ async def test_overdue_is_flagged_once_and_still_reconciled(
     events = [e.type for e in await store.events(view.pipeline.id)]
     assert events.count("step.overdue") == 3  # once per step
     assert (await ops.get(view.pipeline.id)).pipeline.status == "succeeded"
+
+
+async def test_max_in_flight_limits_tasks_per_provider(
+    settings: Settings, store: Store, fake: FakeProvider
+) -> None:
+    """With REELAY_<P>_MAX_IN_FLIGHT=2, never more than two tasks are submitted and unfinished."""
+    fake.polls_to_finish = 2
+    clock = Clock()
+    engine = Engine(
+        store,
+        {"fake": fake},
+        settings,
+        clock=clock,
+        rng=random.Random(2),
+        provider_settings={
+            "fake": ProviderSettings(base_url="http://fake", first_poll_s=0, max_in_flight=2)
+        },
+    )
+    ops = Operations(store, {"fake": fake}, clock=clock)
+    ids = [(await ops.create(CHAIN))[0].pipeline.id for _ in range(5)]
+    peak = 0
+    for _ in range(80):
+        clock.now += 120
+        await engine.run_once()
+        unfinished = [t for t in fake.tasks.values() if t.polls < fake.polls_to_finish]
+        peak = max(peak, len(unfinished))
+    assert peak == 2
+    assert {(await ops.get(i)).pipeline.status for i in ids} == {"succeeded"}
