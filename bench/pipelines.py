@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from orchestrator import eventloop
+from orchestrator.demo import free_port
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.settings import PROVIDER_NAMES, load_settings
@@ -33,13 +33,6 @@ PREFIX = {
     "apixo": "/apixo/api/v1",
     "apifree": "/apifree",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.asynccontextmanager

@@ -69,14 +69,3 @@ async def _events(store: Store, pipeline_id: str | None, cursor: int) -> AsyncIt
     finally:
         with contextlib.suppress(ValueError):
             store.remove_commit_listener(changed.set)
-
-
-def parse_sse(lines: list[str]) -> dict[str, str]:
-    """One SSE message's fields (used by the CLI's watch)."""
-    fields: dict[str, str] = {}
-    for line in lines:
-        if line.startswith(":") or ":" not in line:
-            continue
-        key, _, value = line.partition(":")
-        fields[key] = value[1:] if value.startswith(" ") else value
-    return fields

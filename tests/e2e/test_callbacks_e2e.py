@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from orchestrator.demo import free_port
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
@@ -17,7 +18,6 @@ from receiver.tokens import CallbackTarget, CallbackTokens
 from tests.e2e.helpers import (
     assert_submitted_once,
     chain_body,
-    free_port,
     provider_overrides,
     sandbox_tasks,
     wait_until,

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 
+from orchestrator.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from tests.e2e.helpers import (
     assert_submitted_once,
     chain_body,
-    free_port,
     provider_env,
     reelay_process,
     sandbox_tasks,

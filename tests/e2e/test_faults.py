@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from orchestrator.demo import free_port
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
@@ -14,7 +15,6 @@ from orchestrator.settings import PROVIDER_NAMES, load_settings
 from tests.e2e.helpers import (
     assert_submitted_once,
     chain_body,
-    free_port,
     provider_overrides,
     sandbox_tasks,
     wait_until,

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 
+from orchestrator.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES
 from tests.e2e.helpers import (
     assert_submitted_once,
     chain_body,
-    free_port,
     provider_env,
     reelay_process,
     sandbox_tasks,
