@@ -150,21 +150,27 @@ class Engine:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._write_loop())
             try:
-                full_pass = True
+                full_pass, busy = True, False
                 while not self._stopping:
                     self._wake.clear()
-                    due = await self._store.next_due()
-                    now = self._clock()
-                    # A claim is a write transaction; most wake-ups find nothing due, which a
-                    # read answers for far less. Each tick still makes a full pass (it also
-                    # adopts ambiguous submits a callback has identified).
-                    if full_pass or (due is not None and due <= now):
+                    # A claim is a write transaction. While claims keep finding work, claim
+                    # again at once; after an empty one, a read says whether anything is due.
+                    # Each tick still makes a full pass (it also adopts ambiguous submits a
+                    # callback has identified).
+                    due, now = None, self._clock()
+                    if not busy:
+                        due = await self._store.next_due()
+                        now = self._clock()
+                    if busy or full_pass or (due is not None and due <= now):
                         work = await self._claim()
+                        busy = bool(work)
                         for item in work:
                             self._start(tg, item)
                         if work:
                             await asyncio.sleep(0)
                             continue
+                        due = await self._store.next_due()
+                        now = self._clock()
                     full_pass = not await self._sleep(due, now)
             finally:
                 # Polls are read-only: drop them and hand their leases back. Submits are not:

@@ -47,6 +47,7 @@ class ClaimLoop(Generic[T]):
         the work is claimed again later)."""
         in_flight: set[asyncio.Task[None]] = set()
         full_pass = True
+        busy = False
         async with asyncio.TaskGroup() as tg:
             while not self._stopping:
                 self._wake.clear()
@@ -54,12 +55,16 @@ class ClaimLoop(Generic[T]):
                 if free <= 0 or not (self._active == 0 or free >= self._min_batch):
                     await self._wake.wait()
                     continue
-                due = await self._next_due()
-                now = self._clock()
-                # A claim is a write transaction and most wake-ups find nothing due: ask the
-                # cheap read first. Each tick still claims regardless.
-                if full_pass or (due is not None and due <= now):
+                # A claim is a write transaction. While claims keep finding work, claim
+                # again at once; after an empty one, ask the cheap read whether anything is
+                # due before the next. Each tick still claims regardless.
+                due, now = None, self._clock()
+                if not busy:
+                    due = await self._next_due()
+                    now = self._clock()
+                if busy or full_pass or (due is not None and due <= now):
                     claimed = await self._claim(free)
+                    busy = bool(claimed)
                     for item in claimed:
                         self._active += 1
                         task = tg.create_task(self._perform_and_release(item))
@@ -68,6 +73,8 @@ class ClaimLoop(Generic[T]):
                     if claimed:
                         await asyncio.sleep(0)
                         continue
+                    due = await self._next_due()
+                    now = self._clock()
                 timeout = self._tick_s
                 if due is not None and due > now:
                     timeout = min(timeout, due - now)
