@@ -94,15 +94,7 @@ async def submit(work: SubmitWork, provider: Provider, callback_url: str | None)
         return SubmitFailed(step.key, exc)
     except Exception as exc:
         # A bug may have struck after the request left: treat the submit as unknown, never retry.
-        log.exception(
-            "submit of step %s/%s crashed",
-            step.pipeline_id,
-            step.index,
-            extra=logs.context(step.pipeline_id, step.index, provider=step.provider),
-        )
-        return SubmitFailed(
-            step.key, OutcomeUnknown(f"internal error: {exc!r}", provider=provider.name)
-        )
+        return SubmitFailed(step.key, _crashed("submit", step, exc))
     return Submitted(step.key, task_id, callback_url is not None)
 
 
@@ -115,12 +107,16 @@ async def poll(work: PollWork, provider: Provider) -> Outcome:
     except ProviderError as exc:
         return PollFailed(step.key, exc)
     except Exception as exc:
-        log.exception(
-            "poll of step %s/%s crashed",
-            step.pipeline_id,
-            step.index,
-            extra=logs.context(step.pipeline_id, step.index, provider=step.provider),
-        )
-        return PollFailed(
-            step.key, OutcomeUnknown(f"internal error: {exc!r}", provider=provider.name)
-        )
+        return PollFailed(step.key, _crashed("poll", step, exc))
+
+
+def _crashed(what: str, step: Step, exc: Exception) -> OutcomeUnknown:
+    """An unexpected exception (a bug), logged with its traceback, as an unknown outcome."""
+    log.exception(
+        "%s of step %s/%s crashed",
+        what,
+        step.pipeline_id,
+        step.index,
+        extra=logs.context(step.pipeline_id, step.index, provider=step.provider),
+    )
+    return OutcomeUnknown(f"internal error: {exc!r}", provider=step.provider)
