@@ -1,15 +1,19 @@
 """The engine: claims due work from the store, performs it against providers, records outcomes.
 
-Claiming is a write (a submit's intent is recorded before its request is sent; a poll is
-leased), performing is concurrent and bounded per provider, and recording is batched: one
-writer turns every outcome that arrived meanwhile into a single transaction. ``run_once`` does
-one synchronous pass of all three, for tests; ``run`` pipelines them until ``stop``.
+Claiming is a write (a submit's intent is recorded before its request is sent, naming this
+replica; a poll is leased), performing is concurrent and bounded per provider, and recording is
+batched: one writer turns every outcome that arrived meanwhile into a single transaction.
+``run_once`` does one synchronous pass of all three, for tests; ``run`` pipelines them until
+``stop``, beside a heartbeat that keeps this replica's submits its own and takes over those of
+replicas that died.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import random
 import time
 from collections import Counter
@@ -45,6 +49,8 @@ log = logging.getLogger("reelay.engine")
 _WRITE_BATCH = 1000
 SHUTDOWN_SUBMIT_WAIT_S = 8.0
 _POLL_LEASE_MARGIN_S = 5.0
+_RETRY_MAX_S = 5.0
+_FORGET_REPLICAS_S = 86_400.0
 
 
 class Engine:
@@ -58,6 +64,7 @@ class Engine:
         rng: random.Random | None = None,
         callback_url_for: CallbackUrlFor | None = None,
         provider_settings: Mapping[str, ProviderSettings] | None = None,
+        replica: str | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
@@ -87,6 +94,9 @@ class Engine:
         self._active: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()
+        self.replica = replica or store.instance
+        """The name this replica's submits carry while in flight."""
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._submits: set[asyncio.Task[None]] = set()
         self._polls: set[asyncio.Task[None]] = set()
@@ -99,40 +109,83 @@ class Engine:
     def stop(self) -> None:
         """Stop claiming; ``run`` returns once submits in flight are answered and recorded."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
-    async def recover(self) -> int:
-        """After a crash: a step left ``submitting`` may have reached the provider. Hold it."""
+    async def heartbeat(self) -> None:
+        """Tell the other replicas this one is alive (its submits in flight are its own)."""
         now = self._clock()
-        error = StepError(
-            "SUBMIT_INTERRUPTED",
-            "reelay stopped while this submit was in flight; the provider may have created "
-            "a task for it, so it is held instead of being sent again",
-        )
+
+        async def job(tx: Transaction) -> None:
+            await tx.heartbeat(self.replica, now, now - _FORGET_REPLICAS_S)
+
+        await self._store.run(job)
+
+    async def recover(self, *, starting: bool = False) -> int:
+        """Submits whose replica died may have reached the provider: hold them (or, with the
+        resubmit policy, send them again). Returns how many steps were taken over.
+
+        A replica is dead when its heartbeat is older than ``REELAY_REPLICA_TTL_S``. At the
+        start on a database that nobody else writes (SQLite), every submit left in flight is
+        from a previous run of this process.
+        """
+        now = self._clock()
+        alive_since = now - self._settings.replica_ttl_s
+        if starting and not self._store.shared:
+            alive_since = math.inf
 
         async def job(tx: Transaction) -> int:
-            views = await tx.load(await tx.stuck_submitting())
-            changes = [
-                (
-                    view,
-                    PipelineView(
-                        view.pipeline,
-                        tuple(
-                            self._interrupted(s, now, error)
-                            if s.status is StepStatus.SUBMITTING
-                            else s
-                            for s in view.steps
-                        ),
-                    ),
+            orphans = await tx.orphaned_submits(self.replica, alive_since)
+            if not orphans:
+                return 0
+            views = await tx.load({p for p, _, _ in orphans})
+            changes: dict[str, tuple[PipelineView, PipelineView]] = {}
+            for pid, idx, owner in orphans:
+                if pid not in views:
+                    continue
+                before, after = changes.get(pid, (views[pid], views[pid]))
+                step = after.steps[idx]
+                if step.status is not StepStatus.SUBMITTING or step.claimed_by != owner:
+                    continue  # answered since
+                changes[pid] = (before, _with_step(after, self._interrupted(step, now)))
+            await self._save(tx, list(changes.values()), now)
+            if changes:
+                log.warning(
+                    "took over %d submit(s) in flight from replica(s) %s",
+                    len(orphans),
+                    ", ".join(sorted({o or "unknown" for _, _, o in orphans})),
                 )
-                for view in views.values()
-            ]
-            await self._save(tx, changes, now)
-            return len(changes)
+            return sum(
+                1
+                for before, after in changes.values()
+                for old, new in zip(before.steps, after.steps, strict=True)
+                if old is not new
+            )
 
         return await self._store.run(job)
 
-    def _interrupted(self, step: Step, now: float, error: StepError) -> Step:
+    async def _keep_alive(self) -> None:
+        """Heartbeat, and take over the submits of replicas that stopped beating."""
+        every = self._settings.replica_ttl_s / 3
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), every)
+            if self._stopping:
+                return
+            try:
+                await self.heartbeat()
+                if await self.recover():
+                    self._wake.set()
+            except Exception:
+                log.exception("heartbeat failed; trying again in %.1f s", every)
+
+    def _interrupted(self, step: Step, now: float) -> Step:
+        error = StepError(
+            "SUBMIT_INTERRUPTED",
+            f"reelay (replica {step.claimed_by or 'unknown'}) stopped while this submit was in "
+            "flight; the provider may have created a task for it, so it is held instead of "
+            "being sent again",
+        )
         if self._settings.ambiguous_policy == "resubmit":
             return step_rules.submit_later(step, now, now, error)
         return step_rules.ambiguous(step, now, error)
@@ -146,31 +199,42 @@ class Engine:
         return len(work)
 
     async def run(self) -> None:
-        await self.recover()
+        await self.heartbeat()
+        await self.recover(starting=True)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._write_loop())
+            tg.create_task(self._keep_alive())
             try:
-                full_pass, busy = True, False
+                full_pass, busy, failures = True, False, 0
                 while not self._stopping:
                     self._wake.clear()
                     # A claim is a write transaction. While claims keep finding work, claim
                     # again at once; after an empty one, a read says whether anything is due.
                     # Each tick still makes a full pass (it also adopts ambiguous submits a
                     # callback has identified).
-                    due, now = None, self._clock()
-                    if not busy:
-                        due = await self._store.next_due()
-                        now = self._clock()
-                    if busy or full_pass or (due is not None and due <= now):
-                        work = await self._claim()
-                        busy = bool(work)
-                        for item in work:
-                            self._start(tg, item)
-                        if work:
-                            await asyncio.sleep(0)
-                            continue
-                        due = await self._store.next_due()
-                        now = self._clock()
+                    try:
+                        due, now = None, self._clock()
+                        if not busy:
+                            due = await self._store.next_due()
+                            now = self._clock()
+                        if busy or full_pass or (due is not None and due <= now):
+                            work = await self._claim()
+                            busy = bool(work)
+                            for item in work:
+                                self._start(tg, item)
+                            if work:
+                                failures = 0
+                                await asyncio.sleep(0)
+                                continue
+                            due = await self._store.next_due()
+                            now = self._clock()
+                        failures = 0
+                    except Exception:
+                        # The database is away (a restart, a failover): nothing was claimed.
+                        failures += 1
+                        wait = min(_RETRY_MAX_S, 0.1 * 2**failures)
+                        log.exception("claiming work failed; trying again in %.1f s", wait)
+                        busy, due, now = False, self._clock() + wait, self._clock()
                     full_pass = not await self._sleep(due, now)
             finally:
                 # Polls are read-only: drop them and hand their leases back. Submits are not:
@@ -187,6 +251,19 @@ class Engine:
                     await asyncio.wait(self._polls)
                 self._outcomes.put_nowait(None)
                 await self._release_polls()
+        await self._leave()
+
+    async def _leave(self) -> None:
+        """Stopped with everything recorded: what is still in flight (a submit cut off by the
+        shutdown wait) is for the other replicas to take over now, not after the TTL."""
+
+        async def job(tx: Transaction) -> None:
+            await tx.leave(self.replica)
+
+        try:
+            await self._store.run(job)
+        except Exception:
+            log.exception("could not leave the replica set; the others wait for the TTL")
 
     def _start(self, tg: asyncio.TaskGroup, item: Work) -> None:
         tasks = self._submits if isinstance(item, SubmitWork) else self._polls
@@ -228,40 +305,54 @@ class Engine:
         now = self._clock()
 
         async def job(tx: Transaction) -> list[Work]:
-            await self._adopt(tx, now)
-            in_flight: dict[str, int] | None = None  # counted only when a submit is due
+            # Lock order: adopted pipelines (waiting), then providers (waiting, by name), then
+            # due steps and their pipelines (skipping what others hold), events last.
+            changes = await self._adopt(tx, now)
             submit_keys: list[tuple[str, int]] = []
             poll_keys: list[tuple[str, int]] = []
-            for name in self._providers:
+            leases: dict[tuple[str, int], float] = {}
+            for name in sorted(self._providers):
                 ctx = self._contexts[name]
                 pressure = self._pressure[name]
                 free = pressure.request_slots(now) - self._active[name]
                 allowed = pressure.submits_allowed(now) if free > 0 else 0
                 wanted = free if allowed is None else min(free, allowed)
-                keys = await tx.due_submits(name, now, wanted) if wanted > 0 else []
+                keys: list[tuple[str, int]] = []
+                if wanted > 0:
+                    await tx.lock_provider(name)
+                    keys = await tx.due_submits(name, now, wanted)
                 if keys:
-                    if in_flight is None:
-                        in_flight = await tx.in_flight_by_provider()
-                    tasks_free = ctx.settings.max_in_flight - in_flight.get(name, 0)
-                    keys = keys[: max(tasks_free, 0)]
+                    in_flight = await tx.in_flight_of(name)
+                    keys = keys[: max(ctx.settings.max_in_flight - in_flight, 0)]
                     submit_keys += keys
                     free -= len(keys)
                 if free > 0:
                     lease = now + ctx.settings.timeout_s + _POLL_LEASE_MARGIN_S
-                    poll_keys += await tx.due_polls(name, now, free, lease)
+                    for key in await tx.due_polls(name, now, free):
+                        poll_keys.append(key)
+                        leases[key] = lease
             if not submit_keys and not poll_keys:
+                await self._save(tx, list(changes.values()), now)
                 return []
-            views = await tx.load({p for p, _ in submit_keys} | {p for p, _ in poll_keys})
-            changes: dict[str, tuple[PipelineView, PipelineView]] = {}
+            views = await tx.load(
+                {p for p, _ in submit_keys} | {p for p, _ in poll_keys}, skip_locked=True
+            )
             work: list[Work] = []
             for pid, idx in submit_keys:
+                if pid not in views:
+                    continue  # another replica is writing it: due again after its commit
                 before, after = changes.get(pid, (views[pid], views[pid]))
-                claimed = step_rules.claim_submit(after.steps[idx], now)
+                if not _submit_due(after.steps[idx], now):
+                    continue
+                claimed = step_rules.claim_submit(after.steps[idx], now, self.replica)
                 after = _with_step(after, claimed)
                 changes[pid] = (before, after)
                 parent = after.steps[claimed.parent] if claimed.parent is not None else None
                 work.append(SubmitWork(claimed, parent))
-            for pid, idx in poll_keys:
+            polls = [k for k in poll_keys if k[0] in views and _poll_due(views[k[0]], k, now)]
+            for lease in set(leases.values()):
+                await tx.lease_polls([k for k in polls if leases[k] == lease], lease)
+            for pid, idx in polls:
                 step = views[pid].steps[idx]
                 trusted = None
                 if not self._settings.callback_confirm and step.callback_mode:
@@ -282,6 +373,17 @@ class Engine:
                 self._active[_provider(item)] -= 1
             raise
 
+    def _answers(self, step: Step, outcome: Outcome) -> bool:
+        """Whether ``outcome`` still speaks for ``step``: a submit's answer only while this
+        replica's claim stands, or (a task id) for a step held as ambiguous meanwhile."""
+        if not isinstance(outcome, Submitted | SubmitFailed):
+            return True
+        if step.status is StepStatus.SUBMITTING:
+            return step.claimed_by == self.replica
+        if step.status is StepStatus.AMBIGUOUS:
+            return isinstance(outcome, Submitted) and step.provider_task_id is None
+        return step.status is StepStatus.CANCELLED
+
     def health(self) -> dict[str, dict[str, object]]:
         """Per provider: request window, cooldown, whether submissions are paused."""
         return {name: p.health() for name, p in self._pressure.items()}
@@ -295,20 +397,24 @@ class Engine:
         elif error is None:
             pressure.succeeded(submit=isinstance(outcome, Submitted))
 
-    async def _adopt(self, tx: Transaction, now: float) -> None:
+    async def _adopt(
+        self, tx: Transaction, now: float
+    ) -> dict[str, tuple[PipelineView, PipelineView]]:
         """Ambiguous submits that a callback identified continue as submitted tasks."""
+        changes: dict[str, tuple[PipelineView, PipelineView]] = {}
         found = await tx.adoptable()
         if not found:
-            return
+            return changes
         views = await tx.load({p for p, _, _ in found})
-        changes: dict[str, tuple[PipelineView, PipelineView]] = {}
         for pid, idx, task_id in found:
+            if pid not in views:
+                continue
             before, after = changes.get(pid, (views[pid], views[pid]))
             changes[pid] = (
                 before,
                 _with_step(after, step_rules.adopt(after.steps[idx], task_id, now)),
             )
-        await self._save(tx, list(changes.values()), now)
+        return changes
 
     async def _perform(self, item: Work) -> Outcome:
         name = _provider(item)
@@ -347,8 +453,29 @@ class Engine:
                 else:
                     batch.append(item)
             if batch:
-                await self._record(batch)
+                await self._record_surely(batch, giving_up=done)
                 self._wake.set()
+
+    async def _record_surely(self, batch: Sequence[Outcome], *, giving_up: bool) -> None:
+        """Record, trying again while the database is away: an outcome is never dropped
+        while reelay runs (a submit's answer names the task it created)."""
+        failures = 0
+        while True:
+            try:
+                await self._record(batch)
+                return
+            except Exception:
+                failures += 1
+                if giving_up and failures >= 3:
+                    log.exception(
+                        "could not record %d outcome(s) before stopping; their submits will "
+                        "be held as ambiguous",
+                        len(batch),
+                    )
+                    return
+                wait = min(_RETRY_MAX_S, 0.1 * 2**failures)
+                log.exception("recording outcomes failed; trying again in %.1f s", wait)
+                await asyncio.sleep(wait)
 
     async def _record(self, outcomes: Sequence[Outcome]) -> None:
         now = self._clock()
@@ -367,7 +494,19 @@ class Engine:
                     continue
                 ctx = self._contexts[view.pipeline.provider]
                 before = view.steps[idx]
-                step = outcome_rules.apply(before, outcome, now, ctx)
+                if not self._answers(before, outcome):
+                    log.warning(
+                        "an answer for step %s/%s came after another replica took it over; ignored",
+                        pid,
+                        idx,
+                        extra=logs.context(pid, idx),
+                    )
+                    continue
+                try:
+                    step = outcome_rules.apply(before, outcome, now, ctx)
+                except step_rules.InvalidTransition:
+                    log.exception("outcome ignored", extra=logs.context(pid, idx))
+                    continue
                 working[pid] = _with_step(view, step)
                 if overdue := outcome_rules.overdue(before, step, now, ctx):
                     flags.append(overdue)
@@ -417,6 +556,15 @@ async def _poll_now_if_called_back(
             if step.provider_task_id in called:
                 view = working[step.pipeline_id]
                 working[step.pipeline_id] = _with_step(view, replace(step, next_at=now))
+
+
+def _submit_due(step: Step, now: float) -> bool:
+    return step.status is StepStatus.PENDING and step.next_at is not None and step.next_at <= now
+
+
+def _poll_due(view: PipelineView, key: tuple[str, int], now: float) -> bool:
+    step = view.steps[key[1]]
+    return step.status.in_flight and step.next_at is not None and step.next_at <= now
 
 
 def _with_step(view: PipelineView, step: Step) -> PipelineView:

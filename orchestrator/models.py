@@ -80,6 +80,9 @@ class Step:
     """pending: earliest submit (None while the parent is unfinished); in flight: next poll."""
     submitted_at: float | None = None
     completed_at: float | None = None
+    claimed_by: str | None = None
+    """The replica that last claimed this step's submit (whose request is in flight while
+    the step is ``submitting``)."""
 
     @property
     def key(self) -> tuple[str, int]:

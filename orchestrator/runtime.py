@@ -145,6 +145,13 @@ async def open_runtime(
             if settings.artifact_retention_days
             else None
         )
+        await store.listen(engine.wake)
+        if store.shared and not settings.artifact_s3_bucket:
+            log.warning(
+                "artifacts are kept on this machine's disk (%s); with several replicas, set "
+                "REELAY_ARTIFACT_S3_BUCKET so that any replica can serve every video",
+                settings.data_dir,
+            )
         webhooks = WebhookOperations(store, wake=deliverer.wake, clock=clock)
         token = settings.api_token.get_secret_value() if settings.api_token else None
         yield Runtime(

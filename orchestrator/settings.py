@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     engine_tick_s: float = Field(
         default=1.0, gt=0, description="Longest the engine sleeps when nothing wakes it"
     )
+    replica_ttl_s: float = Field(
+        default=30.0,
+        ge=1,
+        description="Several replicas on PostgreSQL: a replica silent this long is taken for "
+        "dead and its submits in flight are held as ambiguous (heartbeats every third of it)",
+    )
     ambiguous_policy: Literal["hold", "resubmit"] = Field(
         default="hold",
         description="A submit whose outcome is unknown: hold it for an operator, or resubmit "

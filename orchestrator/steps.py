@@ -39,9 +39,17 @@ def move(step: Step, target: StepStatus, now: float, **changes: object) -> Step:
     return replace(step, status=target, updated_at=now, **changes)  # type: ignore[arg-type]
 
 
-def claim_submit(step: Step, now: float) -> Step:
-    """Record the intent to submit, before the request is sent."""
-    return move(step, S.SUBMITTING, now, attempts=step.attempts + 1, next_at=None, error=None)
+def claim_submit(step: Step, now: float, replica: str | None = None) -> Step:
+    """Record the intent to submit, and which replica sends it, before the request is sent."""
+    return move(
+        step,
+        S.SUBMITTING,
+        now,
+        attempts=step.attempts + 1,
+        next_at=None,
+        error=None,
+        claimed_by=replica,
+    )
 
 
 def submitted(

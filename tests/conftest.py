@@ -1,4 +1,6 @@
-"""Shared fixtures: settings on a temporary SQLite file, a store, a fake provider."""
+"""Shared fixtures: settings on a temporary SQLite file, a store, a fake provider; and the
+PostgreSQL fixtures of ``tests/postgres.py`` (``pg_database``, ``pg_url``,
+``pg_fresh_database``), registered for every test package."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import pytest
 from orchestrator.settings import Settings, load_settings
 from orchestrator.store import Store, open_store
 from tests.fakes import FakeProvider
+
+pytest_plugins = ["tests.postgres"]
 
 
 @pytest.fixture

@@ -3,15 +3,24 @@
 A backend (SQLite, PostgreSQL) only runs SQL; everything else — which rows change, event
 numbering, batching — is here, written once.
 
-Every write is a job given to ``Store.run``. Jobs that arrive while a transaction is being
-written are grouped into the next one (group commit), each inside its own savepoint so that one
-failing job rolls back alone; every caller is answered only after the commit. Per-transaction
-cost, not SQL, is what limits a store on these machines (PERFORMANCE.md).
+Every write is a job given to ``Store.run``. On SQLite (one writer) jobs that arrive while a
+transaction is being written are grouped into the next one (group commit), each inside its own
+savepoint so that one failing job rolls back alone; every caller is answered only after the
+commit. Per-transaction cost, not SQL, is what limits a store on these machines
+(PERFORMANCE.md). On PostgreSQL, which several replicas share, each job is its own transaction,
+run concurrently from a pool and retried when the server picks it as a deadlock victim.
+
+Locking, for several replicas: every write to a step first locks its pipeline's row, pipelines
+in id order, so writers queue in one order; claims lock with SKIP LOCKED and never wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
@@ -36,8 +45,11 @@ from orchestrator.store.rows import (
 from orchestrator.store.webhook_tx import WebhookReads, WebhookWrites
 from orchestrator.webhooks.outbox import messages_for
 
+log = logging.getLogger("reelay.store")
+
 _CHUNK = 500
 _MAX_JOBS_PER_COMMIT = 500
+_TRANSIENT_RETRIES = 8
 
 T = TypeVar("T")
 Job = Callable[["Transaction"], Awaitable[Any]]
@@ -58,8 +70,17 @@ class Connection(Protocol):
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    async def lock(self, name: str) -> None:
+        """Hold the named lock until the transaction ends (a no-op with one writer)."""
+
+    async def notify(self, payload: str) -> None:
+        """Tell the other replicas, when this transaction commits, that work may be due."""
+
 
 class Backend(Protocol):
+    shared: bool
+    """Whether other processes write the same database (and each job is its own transaction)."""
+
     def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
 
     def reader(self) -> AbstractAsyncContextManager[Connection]: ...
@@ -67,6 +88,12 @@ class Backend(Protocol):
     async def migrate(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether ``exc`` aborted a transaction that may simply be run again (a deadlock)."""
+
+    async def listen(self, on_notify: Callable[[str], None]) -> None:
+        """Call ``on_notify(payload)`` for every other writer's notification until closed."""
 
 
 class DuplicateKey(Exception):
@@ -81,22 +108,35 @@ class Transaction(WebhookWrites, ArtifactWrites):
         self._enabled_endpoints = None
         self.wrote_events = False
         """Whether the current job appended events (reset per job by the writer)."""
+        self.made_due = False
+        """Whether the current job made work due that any replica may do (a callback)."""
 
     def rolled_back(self) -> None:
         """The current job was undone: forget what it may have cached or done."""
         self._enabled_endpoints = None
         self.wrote_events = False
+        self.made_due = False
 
-    async def load(self, pipeline_ids: Collection[str]) -> dict[str, PipelineView]:
-        """Pipelines with their steps, locked for this transaction where the database can."""
+    async def load(
+        self, pipeline_ids: Collection[str], *, skip_locked: bool = False
+    ) -> dict[str, PipelineView]:
+        """Pipelines with their steps, locked for this transaction where the database can.
+
+        ``skip_locked``: leave out pipelines another transaction holds instead of waiting.
+        """
         views: dict[str, PipelineView] = {}
         ids = sorted(set(pipeline_ids))
+        lock = self._conn.skip_locked_clause if skip_locked else self._conn.lock_clause
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             marks = ", ".join("?" * len(chunk))
-            prows = await self._conn.fetch(
-                q.SELECT_PIPELINES_IN.format(ids=marks, lock=self._conn.lock_clause), chunk
-            )
+            sql = q.SELECT_PIPELINES_IN.format(ids=marks, lock=lock)
+            prows = await self._conn.fetch(sql, chunk)
+            if skip_locked and len(prows) < len(chunk):
+                chunk = [r["id"] for r in prows]
+                if not chunk:
+                    continue
+                marks = ", ".join("?" * len(chunk))
             srows = await self._conn.fetch(q.SELECT_STEPS_IN.format(ids=marks), chunk)
             steps: dict[str, list[Step]] = {}
             for row in srows:
@@ -118,21 +158,35 @@ class Transaction(WebhookWrites, ArtifactWrites):
         rows = await self._conn.fetch(sql, (provider, now, limit))
         return [(r["pipeline_id"], r["idx"]) for r in rows]
 
-    async def due_polls(
-        self, provider: str, now: float, limit: int, lease_until: float
-    ) -> list[tuple[str, int]]:
-        """Steps whose next poll is due, leased until ``lease_until`` so nobody else polls them."""
+    async def due_polls(self, provider: str, now: float, limit: int) -> list[tuple[str, int]]:
+        """Steps whose next poll is due (lock their pipelines, then ``lease_polls``)."""
         sql = q.DUE_POLLS.format(lock=self._conn.skip_locked_clause)
         rows = await self._conn.fetch(sql, (provider, now, limit))
-        keys = [(r["pipeline_id"], r["idx"]) for r in rows]
+        return [(r["pipeline_id"], r["idx"]) for r in rows]
+
+    async def lease_polls(self, keys: Collection[tuple[str, int]], lease_until: float) -> None:
+        """Push these polls to ``lease_until`` so that nobody else makes them meanwhile."""
         if keys:
             await self._conn.executemany(q.LEASE_POLL, [(lease_until, p, i) for p, i in keys])
-        return keys
+
+    async def lock_pipelines(self, pipeline_ids: Collection[str]) -> None:
+        """Lock these pipelines' rows, in id order, before writing any of their steps."""
+        ids = sorted(set(pipeline_ids))
+        if not self._conn.lock_clause:
+            return
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            sql = q.LOCK_PIPELINES_IN.format(
+                ids=", ".join("?" * len(chunk)), lock=self._conn.lock_clause
+            )
+            await self._conn.fetch(sql, chunk)
 
     async def release_polls(self, keys: Collection[tuple[str, int]], now: float) -> None:
         """Polls that were leased but never made are due again now."""
         if keys:
+            await self.lock_pipelines({p for p, _ in keys})
             await self._conn.executemany(q.RELEASE_POLL, [(now, p, i) for p, i in keys])
+            self.made_due = True
 
     async def step_tasks(
         self, keys: Collection[tuple[str, int]]
@@ -170,7 +224,9 @@ class Transaction(WebhookWrites, ArtifactWrites):
     async def hint_steps(self, hints: Collection[tuple[str, int, str]], now: float) -> None:
         """Poll these (pipeline_id, idx, task_id) steps now, if they are still in flight."""
         if hints:
+            await self.lock_pipelines({p for p, _, _ in hints})
             await self._conn.executemany(q.HINT_STEP, [(now, p, i, t, now) for p, i, t in hints])
+            self.made_due = True
 
     async def tasks_with_callbacks(self, provider: str, task_ids: Collection[str]) -> set[str]:
         ids = sorted(set(task_ids))
@@ -194,9 +250,9 @@ class Transaction(WebhookWrites, ArtifactWrites):
         value = await self._conn.fetchval(q.SELECT_STORED_VALUE, (name,))
         return str(value)
 
-    async def in_flight_by_provider(self) -> dict[str, int]:
-        rows = await self._conn.fetch(q.IN_FLIGHT_BY_PROVIDER)
-        return {r["provider"]: r["n"] for r in rows}
+    async def in_flight_of(self, provider: str) -> int:
+        """Tasks of ``provider`` submitted (or being submitted) and not finished."""
+        return int(await self._conn.fetchval(q.IN_FLIGHT_OF, (provider,)) or 0)
 
     async def step_by_task(self, provider: str, task_id: str) -> tuple[str, int] | None:
         rows = await self._conn.fetch(q.STEP_BY_TASK, (provider, task_id))
@@ -206,9 +262,28 @@ class Transaction(WebhookWrites, ArtifactWrites):
         rows = await self._conn.fetch(q.ADOPTABLE)
         return [(r["pipeline_id"], r["idx"], r["task_id"]) for r in rows]
 
-    async def stuck_submitting(self) -> list[str]:
-        rows = await self._conn.fetch(q.STUCK_SUBMITTING)
-        return [r["pipeline_id"] for r in rows]
+    async def lock_provider(self, provider: str) -> None:
+        """Serialize claims of ``provider``'s submits across replicas until this commits (so
+        that in-flight counts are not read twice before either is written)."""
+        await self._conn.lock(f"provider:{provider}")
+
+    async def orphaned_submits(
+        self, replica: str, alive_since: float
+    ) -> list[tuple[str, int, str | None]]:
+        """(pipeline id, index, replica) of submits in flight whose replica is not alive: no
+        heartbeat since ``alive_since``. Never ``replica``'s own."""
+        rows = await self._conn.fetch(q.ORPHANED_SUBMITS, (replica, alive_since))
+        return [(r["pipeline_id"], r["idx"], r["claimed_by"]) for r in rows]
+
+    async def heartbeat(self, replica: str, now: float, forget_before: float) -> None:
+        """This replica is alive; replicas silent since ``forget_before`` are forgotten."""
+        host, pid = socket.gethostname(), os.getpid()
+        await self._conn.execute(q.UPSERT_REPLICA, (replica, host, pid, now, now))
+        await self._conn.execute(q.DELETE_GONE_REPLICAS, (forget_before,))
+
+    async def leave(self, replica: str) -> None:
+        """This replica stops: whatever it still has in flight is orphaned at once."""
+        await self._conn.execute(q.DELETE_REPLICA, (replica,))
 
     async def save(
         self,
@@ -268,6 +343,9 @@ class Transaction(WebhookWrites, ArtifactWrites):
         await self.insert_downloads(downloads_for(changes_list, now))
         if event_rows:
             self.wrote_events = True
+            # Held to the commit: event ids then follow commit order, so a reader's cursor
+            # (SSE Last-Event-ID) never passes an id that another writer commits later.
+            await self._conn.lock("events")
             await self._conn.executemany(q.INSERT_EVENT, event_rows)
             # The outbox is written in the events' own transaction: no event without its messages.
             endpoints = await self.enabled_endpoints()
@@ -282,7 +360,15 @@ class Store(WebhookReads):
         self._backend = backend
         self._jobs: list[tuple[Job, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._alone: set[asyncio.Task[Any]] = set()
         self._listeners: list[Callable[[], None]] = []
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        """This process's name among the replicas sharing the database."""
+
+    @property
+    def shared(self) -> bool:
+        """Whether other replicas may write this database at the same time."""
+        return self._backend.shared
 
     async def migrate(self) -> None:
         await self._backend.migrate()
@@ -290,20 +376,61 @@ class Store(WebhookReads):
     async def close(self) -> None:
         if self._writer is not None:
             await self._writer
+        if self._alone:
+            await asyncio.wait(self._alone)
         await self._backend.close()
+
+    async def listen(self, on_remote: Callable[[], None]) -> None:
+        """Whenever another replica commits work that may be due here (events, a callback),
+        call ``on_remote`` and the commit listeners (the stream, deliverer and downloader)."""
+
+        def heard(payload: str) -> None:
+            if payload != self.instance:
+                on_remote()
+                for listener in list(self._listeners):
+                    listener()
+
+        await self._backend.listen(heard)
 
     async def run(self, job: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run ``job`` in a write transaction; returns its result once committed.
 
-        A job must only use the transaction it is given: it runs in the writer's task, after
-        and before other jobs of the same transaction.
+        A job must only use the transaction it is given. On SQLite it runs in the writer's
+        task, after and before other jobs of the same transaction; on PostgreSQL it has a
+        transaction of its own, which is run again from the start if the server aborts it as
+        a deadlock victim. A cancelled caller does not cancel its job.
         """
+        if self._backend.shared:
+            task = asyncio.ensure_future(self._run_alone(job))
+            self._alone.add(task)
+            task.add_done_callback(self._alone.discard)
+            return await asyncio.shield(task)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._jobs.append((job, future))
         if self._writer is None or self._writer.done():
             # The writer outlives a cancelled caller: other callers' jobs ride on it.
             self._writer = asyncio.create_task(self._write_all())
         return await future
+
+    async def _run_alone(self, job: Callable[[Transaction], Awaitable[T]]) -> T:
+        for attempt in range(1, _TRANSIENT_RETRIES + 1):
+            try:
+                async with self._backend.transaction() as conn:
+                    tx = Transaction(conn)
+                    result = await job(tx)
+                    if tx.wrote_events or tx.made_due:
+                        await conn.notify(self.instance)
+            except Exception as exc:
+                if attempt == _TRANSIENT_RETRIES or not self._backend.is_transient(exc):
+                    raise
+                log.info("transaction aborted (%s); running it again (attempt %d)", exc, attempt)
+                await asyncio.sleep(0.005 * attempt)
+                continue
+            if tx.wrote_events:
+                for listener in list(self._listeners):
+                    listener()
+            return result
+        raise AssertionError("unreachable")
 
     async def _write_all(self) -> None:
         while self._jobs:
@@ -470,3 +597,9 @@ class _Unlocked:
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._conn.executemany(sql, rows)
+
+    async def lock(self, name: str) -> None:
+        raise RuntimeError(f"a read takes no locks (asked for {name!r})")
+
+    async def notify(self, payload: str) -> None:
+        raise RuntimeError("a read notifies nobody")

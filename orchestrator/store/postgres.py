@@ -2,14 +2,18 @@
 
 The SQL is the same as SQLite's (``queries.py``): ``?`` placeholders become ``$1..$n`` here,
 and selects that claim rows lock them (``FOR UPDATE [SKIP LOCKED]``) so that two replicas
-never claim the same row. Write transactions run at READ COMMITTED.
+never claim the same row. Write transactions run at READ COMMITTED. Named locks are
+transaction-scoped advisory locks; replicas wake each other with ``NOTIFY reelay``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -18,7 +22,12 @@ import asyncpg  # type: ignore[import-untyped]
 from orchestrator.store.rows import Row
 from orchestrator.store.schema import apply_migrations
 
+log = logging.getLogger("reelay.store")
+
 _MIGRATION_LOCK = 0x7265656C6179  # "reelay": replicas starting together migrate one at a time
+_LOCK_CLASS = 0x72656C  # the first key of reelay's two-key advisory locks
+CHANNEL = "reelay"
+_LISTEN_RETRY_S = 2.0
 
 # A string literal, a quoted identifier or a comment (copied as is), or a placeholder.
 _TOKEN = re.compile(r"'(?:[^']|'')*'?|\"(?:[^\"]|\"\")*\"?|--[^\n]*|/\*.*?(?:\*/|\Z)|\?", re.S)
@@ -59,14 +68,28 @@ class _PostgresConnection:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._conn.executemany(numbered(sql), rows)
 
+    async def lock(self, name: str) -> None:
+        sql = "SELECT pg_advisory_xact_lock($1, hashtext($2))"
+        await self._conn.execute(sql, _LOCK_CLASS, name)
+
+    async def notify(self, payload: str) -> None:
+        await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+
+def _set(event: asyncio.Event, *_: object) -> None:
+    event.set()
+
 
 class PostgresBackend:
+    shared = True
+
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
         """``dsn``: ``postgresql://user:password@host:port/database`` (asyncpg's form)."""
         self._dsn = dsn
         self._min_size = min_size
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
+        self._listener: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -100,7 +123,46 @@ class PostgresBackend:
             await conn.fetchval("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
             await apply_migrations(conn, "postgres")
 
+    def is_transient(self, exc: BaseException) -> bool:
+        return isinstance(
+            exc,
+            asyncpg.exceptions.DeadlockDetectedError | asyncpg.exceptions.SerializationError,
+        )
+
+    async def listen(self, on_notify: Callable[[str], None]) -> None:
+        """Listen on a connection of its own, reconnecting after a loss. A notification missed
+        while reconnecting only delays work until the engine's next tick."""
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(on_notify))
+
+    async def _listen(self, on_notify: Callable[[str], None]) -> None:
+        def heard(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            on_notify(payload)
+
+        while True:
+            try:
+                conn = await asyncpg.connect(self._dsn)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("cannot listen for other replicas (%s); retrying", exc)
+                await asyncio.sleep(_LISTEN_RETRY_S)
+                continue
+            lost = asyncio.Event()
+            conn.add_termination_listener(functools.partial(_set, lost))
+            try:
+                await conn.add_listener(CHANNEL, heard)
+                on_notify("")  # whatever was missed while not listening
+                await lost.wait()
+                log.warning("lost the connection that listens for other replicas; reconnecting")
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()

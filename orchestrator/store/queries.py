@@ -52,16 +52,39 @@ RELEASE_POLL = """
     UPDATE steps SET next_at = ?
     WHERE pipeline_id = ? AND idx = ? AND status IN ('submitted', 'running')
 """
-IN_FLIGHT_BY_PROVIDER = """
-    SELECT provider, COUNT(*) AS n FROM steps
-    WHERE status IN ('submitting', 'submitted', 'running') GROUP BY provider
+IN_FLIGHT_OF = """
+    SELECT COUNT(*) FROM steps
+    WHERE status IN ('submitting', 'submitted', 'running') AND provider = ?
 """
 NEXT_DUE = """
     SELECT MIN(next_at) FROM steps
     WHERE status IN ('pending', 'submitted', 'running') AND next_at IS NOT NULL
 """
 STEP_BY_TASK = "SELECT pipeline_id, idx FROM steps WHERE provider = ? AND provider_task_id = ?"
-STUCK_SUBMITTING = "SELECT DISTINCT pipeline_id FROM steps WHERE status = 'submitting'"
+# Every write to a step holds its pipeline's row lock first (one lock order: no deadlocks).
+LOCK_PIPELINES_IN = "SELECT id FROM pipelines WHERE id IN ({ids}) ORDER BY id{lock}"
+
+# Replicas: a heartbeat row each; submits in flight name the replica that sends them.
+UPSERT_REPLICA = """
+    INSERT INTO replicas (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+"""
+DELETE_REPLICA = "DELETE FROM replicas WHERE id = ?"
+# Rows of replicas long gone, once none of their submits is left in flight.
+DELETE_GONE_REPLICAS = """
+    DELETE FROM replicas WHERE heartbeat_at < ? AND NOT EXISTS (
+        SELECT 1 FROM steps s WHERE s.status = 'submitting' AND s.claimed_by = replicas.id
+    )
+"""
+LIVE_REPLICAS = "SELECT id, host, pid, started_at, heartbeat_at FROM replicas ORDER BY id"
+# Submits in flight whose replica is not alive (no heartbeat since the cutoff), never our own.
+ORPHANED_SUBMITS = """
+    SELECT s.pipeline_id, s.idx, s.claimed_by FROM steps s
+    WHERE s.status = 'submitting'
+      AND (s.claimed_by IS NULL OR (s.claimed_by <> ? AND NOT EXISTS (
+        SELECT 1 FROM replicas r WHERE r.id = s.claimed_by AND r.heartbeat_at >= ?
+      )))
+"""
 
 EVENTS_OF_PIPELINE = """
     SELECT id, pipeline_id, seq, type, step_idx, data, created_at FROM events

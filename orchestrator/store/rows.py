@@ -48,6 +48,7 @@ STEP_COLUMNS: tuple[str, ...] = (
     "next_at",
     "submitted_at",
     "completed_at",
+    "claimed_by",
     "created_at",
     "updated_at",
 )
@@ -120,6 +121,7 @@ def step_from_row(row: Row) -> Step:
         next_at=row["next_at"],
         submitted_at=row["submitted_at"],
         completed_at=row["completed_at"],
+        claimed_by=row["claimed_by"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -150,6 +152,7 @@ def step_values(s: Step) -> tuple[Any, ...]:
         s.next_at,
         s.submitted_at,
         s.completed_at,
+        s.claimed_by,
         s.created_at,
         s.updated_at,
     )

@@ -207,6 +207,22 @@ _ARTIFACTS_V4 = [
 ]
 
 
+# Several replicas: each submit in flight names the replica that sent it, and each replica
+# proves it is alive by a heartbeat; a dead replica's submits are taken over (engine.recover).
+_REPLICAS_V5 = [
+    "ALTER TABLE steps ADD COLUMN claimed_by TEXT",
+    """
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        heartbeat_at DOUBLE PRECISION NOT NULL
+    )
+    """,
+]
+
+
 def migrations(dialect: Dialect) -> list[list[str]]:
     """Migration N (1-based) is ``migrations(d)[N - 1]``: statements run in one transaction."""
     return [
@@ -214,6 +230,7 @@ def migrations(dialect: Dialect) -> list[list[str]]:
         _callbacks_v2(dialect),
         _webhooks_v3(dialect),
         _ARTIFACTS_V4,
+        _REPLICAS_V5,
     ]
 
 

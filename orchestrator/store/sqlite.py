@@ -7,7 +7,7 @@ batches its writes (``executemany``) to keep hops per transaction constant.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -56,8 +56,16 @@ class _SqliteConnection:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._conn.executemany(sql, rows)
 
+    async def lock(self, name: str) -> None:
+        """One writer holds the whole database already."""
+
+    async def notify(self, payload: str) -> None:
+        """Nobody else writes this database."""
+
 
 class SqliteBackend:
+    shared = False
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer: aiosqlite.Connection | None = None
@@ -98,6 +106,12 @@ class SqliteBackend:
     async def migrate(self) -> None:
         async with self.transaction() as conn:
             await apply_migrations(conn, "sqlite")
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return False
+
+    async def listen(self, on_notify: Callable[[str], None]) -> None:
+        """One process writes a SQLite database: there is nobody to hear from."""
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer):

@@ -60,7 +60,7 @@ async def test_chain_runs_to_success(settings: Settings, store: Store, fake: Fak
 
 
 def make_engine(
-    settings: Settings, store: Store, fake: FakeProvider, clock: Clock
+    settings: Settings, store: Store, fake: FakeProvider, clock: Clock, replica: str = "r1"
 ) -> tuple[Engine, Operations]:
     providers = {"fake": fake}
     engine = Engine(
@@ -70,6 +70,7 @@ def make_engine(
         clock=clock,
         rng=random.Random(1),
         provider_settings={"fake": ProviderSettings(base_url="http://fake")},
+        replica=replica,
     )
     return engine, Operations(store, providers, clock=clock)
 
@@ -154,8 +155,8 @@ async def test_restart_holds_interrupted_submits(
     engine, ops = make_engine(settings, store, fake, clock)
     view, _ = await ops.create(CHAIN)
     await engine._claim()  # the process dies after recording intent, before the answer
-    fresh, _ = make_engine(settings, store, fake, clock)
-    assert await fresh.recover() == 1
+    fresh, _ = make_engine(settings, store, fake, clock, replica="r2")
+    assert await fresh.recover(starting=True) == 1
     await drive(fresh, clock, rounds=5)
     step = (await ops.get(view.pipeline.id)).steps[0]
     assert step.status == "ambiguous"

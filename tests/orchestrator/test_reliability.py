@@ -38,15 +38,22 @@ def rig(
     settings: Settings, store: Store, fake: FakeProvider, **overrides: object
 ) -> tuple[Engine, Operations, Clock]:
     clock = Clock()
-    engine = Engine(
+    engine = _engine(store, fake, settings.model_copy(update=overrides), clock, "r1")
+    return engine, Operations(store, {"fake": fake}, clock=clock), clock
+
+
+def _engine(
+    store: Store, fake: FakeProvider, settings: Settings, clock: Clock, name: str
+) -> Engine:
+    return Engine(
         store,
         {"fake": fake},
-        settings.model_copy(update=overrides),
+        settings,
         clock=clock,
         rng=random.Random(2),
         provider_settings={"fake": ProviderSettings(base_url="http://fake", first_poll_s=0)},
+        replica=name,
     )
-    return engine, Operations(store, {"fake": fake}, clock=clock), clock
 
 
 async def drive(engine: Engine, clock: Clock, rounds: int = 30) -> None:
@@ -119,7 +126,8 @@ async def test_callback_adopts_an_ambiguous_submit(
     view, _ = await ops.create(CHAIN)
     claimed = await engine._claim()
     await engine._perform(claimed[0])  # the provider created the task...
-    await engine.recover()  # ...but reelay died before recording it
+    engine = _engine(store, fake, settings, clock, "restarted")
+    await engine.recover(starting=True)  # ...but reelay died before recording it
     assert (await ops.get(view.pipeline.id)).steps[0].status == "ambiguous"
     task = fake.submits[0]
     inbox = CallbackInbox(store, clock=clock)

@@ -39,26 +39,32 @@ async def test_due_submits_in_due_order(store: Store) -> None:
     assert await store.run(lambda tx: tx.due_submits("fake", NOW - 100, 10)) == []
 
 
+async def _lease(store: Store, now: float, limit: int, lease: float) -> list[tuple[str, int]]:
+    async def job(tx: Transaction) -> list[tuple[str, int]]:
+        keys = await tx.due_polls("fake", now, limit)
+        await tx.lock_pipelines({p for p, _ in keys})
+        await tx.lease_polls(keys, lease)
+        return keys
+
+    return await store.run(job)
+
+
 async def test_due_polls_are_leased(store: Store) -> None:
     """Due polls come earliest first and are pushed to the lease time: not due again before."""
     await _steps(store)
     lease = NOW + 30
-    assert await store.run(lambda tx: tx.due_polls("fake", NOW, 10, lease)) == [
-        ("pl_f", 0),
-        ("pl_g", 0),
-    ]
-    assert await store.run(lambda tx: tx.due_polls("fake", NOW, 10, lease)) == []
+    assert await _lease(store, NOW, 10, lease) == [("pl_f", 0), ("pl_g", 0)]
+    assert await _lease(store, NOW, 10, lease) == []
     view = await store.get("pl_f")
     assert view is not None
     assert view.steps[0].next_at == lease
-    later = await store.run(lambda tx: tx.due_polls("fake", lease, 1, lease + 30))
-    assert later == [("pl_h", 0)]
+    assert await _lease(store, lease, 1, lease + 30) == [("pl_h", 0)]
 
 
 async def test_release_polls_makes_in_flight_steps_due_now(store: Store) -> None:
     """Released leases are due at once; a step no longer in flight keeps its time."""
     await _steps(store)
-    await store.run(lambda tx: tx.due_polls("fake", NOW, 10, NOW + 30))
+    await _lease(store, NOW, 10, NOW + 30)
     await store.run(lambda tx: tx.release_polls([("pl_f", 0), ("pl_j", 0), ("pl_x", 0)], NOW + 1))
     await store.run(lambda tx: tx.release_polls([], NOW + 1))
     f, j = await store.get("pl_f"), await store.get("pl_j")
@@ -67,14 +73,47 @@ async def test_release_polls_makes_in_flight_steps_due_now(store: Store) -> None
     assert (f.steps[0].next_at, j.steps[0].next_at) == (NOW + 1, None)
 
 
-async def test_in_flight_and_stuck(store: Store) -> None:
-    """In-flight steps are counted per provider; pipelines with a submitting step are listed."""
+async def test_in_flight_counts_per_provider(store: Store) -> None:
+    """Submitting, submitted and running steps count as in flight, per provider."""
     await _steps(store)
 
-    async def job(tx: Transaction) -> tuple[dict[str, int], list[str]]:
-        return await tx.in_flight_by_provider(), await tx.stuck_submitting()
+    async def job(tx: Transaction) -> tuple[int, int, int]:
+        await tx.lock_provider("fake")
+        return await tx.in_flight_of("fake"), await tx.in_flight_of("other"), 0
 
-    assert await store.run(job) == ({"fake": 4}, ["pl_i"])
+    assert await store.run(job) == (4, 0, 0)
+
+
+async def test_orphaned_submits_are_those_of_silent_replicas(store: Store) -> None:
+    """A submit in flight is orphaned when its replica's heartbeat is older than the cutoff
+    (or it names no replica); a replica's own submits never are."""
+    await create(
+        store,
+        with_step(make_view("pl_a"), 0, status=S.SUBMITTING, claimed_by="alive"),
+        with_step(make_view("pl_b"), 0, status=S.SUBMITTING, claimed_by="dead"),
+        with_step(make_view("pl_c"), 0, status=S.SUBMITTING, claimed_by="me"),
+        with_step(make_view("pl_d"), 0, status=S.SUBMITTING),
+        with_step(make_view("pl_e"), 0, status=S.SUBMITTED, claimed_by="dead"),
+    )
+    await store.run(lambda tx: tx.heartbeat("dead", NOW - 60, NOW - 86_400))
+    await store.run(lambda tx: tx.heartbeat("alive", NOW - 1, NOW - 86_400))
+    orphans = await store.run(lambda tx: tx.orphaned_submits("me", NOW - 30))
+    assert sorted(orphans, key=str) == [("pl_b", 0, "dead"), ("pl_d", 0, None)]
+    # At a start on a database nobody else writes, every other replica counts as gone.
+    everyone = await store.run(lambda tx: tx.orphaned_submits("me", float("inf")))
+    assert sorted(p for p, _, _ in everyone) == ["pl_a", "pl_b", "pl_d"]
+    await store.run(lambda tx: tx.leave("alive"))
+    orphans = await store.run(lambda tx: tx.orphaned_submits("me", NOW - 30))
+    assert sorted(p for p, _, _ in orphans) == ["pl_a", "pl_b", "pl_d"]
+
+
+async def test_replicas_long_silent_are_forgotten_once_nothing_is_theirs(store: Store) -> None:
+    await create(store, with_step(make_view("pl_a"), 0, status=S.SUBMITTING, claimed_by="old"))
+    await store.run(lambda tx: tx.heartbeat("old", NOW - 100_000, NOW - 200_000))
+    await store.run(lambda tx: tx.heartbeat("gone", NOW - 100_000, NOW - 200_000))
+    await store.run(lambda tx: tx.heartbeat("me", NOW, NOW - 86_400))
+    names = {r["id"] for r in await store._fetch("SELECT id FROM replicas")}
+    assert names == {"old", "me"}  # "old" still has a submit in flight
 
 
 async def test_step_by_task(store: Store) -> None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from orchestrator import steps as step_rules
-from orchestrator.models import PipelineView, StepStatus
+from orchestrator.models import EventDraft, PipelineView, StepStatus
 from orchestrator.store import Store, Transaction, open_store
 from orchestrator.store.postgres import numbered
 from tests.store.builders import NOW, create, make_view
@@ -68,7 +68,8 @@ async def _claim_submits(tx: Transaction) -> Keys:
     """What the engine does: pick due submits, hold them a moment, record the claim."""
     keys = await tx.due_submits("fake", NOW, 3)
     await asyncio.sleep(0.002)  # keep the rows locked while the other replica looks
-    views = await tx.load({p for p, _ in keys})
+    views = await tx.load({p for p, _ in keys}, skip_locked=True)
+    keys = [k for k in keys if k[0] in views]
     changes: dict[str, tuple[PipelineView, PipelineView]] = {}
     for pid, idx in keys:
         before, after = changes.get(pid, (views[pid], views[pid]))
@@ -80,8 +81,11 @@ async def _claim_submits(tx: Transaction) -> Keys:
 
 
 async def _claim_polls(tx: Transaction) -> Keys:
-    keys = await tx.due_polls("fake", NOW, 3, NOW + 60)
+    keys = await tx.due_polls("fake", NOW, 3)
     await asyncio.sleep(0.002)
+    views = await tx.load({p for p, _ in keys}, skip_locked=True)
+    keys = [k for k in keys if k[0] in views]
+    await tx.lease_polls(keys, NOW + 60)
     return keys
 
 
@@ -156,3 +160,82 @@ async def _make_running(store: Store, pids: list[str]) -> None:
         await tx.save(changes, [], NOW)
 
     await store.run(job)
+
+
+@pytest.mark.postgres
+async def test_a_deadlock_victim_is_run_again(pg_url: str) -> None:
+    """Two jobs lock the same pipelines in opposite orders: the server aborts one as a
+    deadlock victim, and the store runs that job again; both succeed."""
+    store = await open_store(pg_url)
+    try:
+        await create(store, make_view("pl_1"), make_view("pl_2"))
+        runs: list[str] = []
+
+        def locking(first: str, second: str) -> Callable[[Transaction], Awaitable[str]]:
+            async def job(tx: Transaction) -> str:
+                runs.append(first)
+                await tx.lock_pipelines([first])
+                await asyncio.sleep(0.2)
+                await tx.lock_pipelines([second])
+                return first
+
+            return job
+
+        results = await asyncio.gather(
+            store.run(locking("pl_1", "pl_2")), store.run(locking("pl_2", "pl_1"))
+        )
+        assert sorted(results) == ["pl_1", "pl_2"]
+        assert len(runs) == 3  # one of them ran twice
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_event_ids_follow_commit_order(pg_url: str) -> None:
+    """A reader that has seen event id N has seen every event numbered below N: a writer that
+    appends events while another's are uncommitted waits for that commit (SSE resumes by id)."""
+    store = await open_store(pg_url)
+    try:
+        await create(store, make_view("pl_a"), make_view("pl_b"))
+
+        def appending(pipeline_id: str, hold: float) -> Callable[[Transaction], Awaitable[None]]:
+            async def job(tx: Transaction) -> None:
+                view = (await tx.load([pipeline_id]))[pipeline_id]
+                await tx.save([(view, view)], [EventDraft("tick", pipeline_id)], NOW)
+                await asyncio.sleep(hold)
+
+            return job
+
+        slow = asyncio.create_task(store.run(appending("pl_a", 0.3)))
+        await asyncio.sleep(0.1)  # pl_a's event is numbered, not committed
+        await store.run(appending("pl_b", 0))
+        seen = [e.id for e in await store.events_after(0)]
+        await slow
+        assert seen == sorted(seen)
+        assert len(seen) == 4  # two created, pl_a's tick (committed first), pl_b's tick
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_a_commit_with_events_wakes_the_other_replicas(pg_url: str) -> None:
+    """LISTEN/NOTIFY: events committed by one store wake every other store's listener, not
+    its own; a transaction with nothing for others (a heartbeat) wakes nobody."""
+    one, two = await open_store(pg_url), await open_store(pg_url)
+    try:
+        heard = {"one": asyncio.Event(), "two": asyncio.Event()}
+        await one.listen(heard["one"].set)
+        await two.listen(heard["two"].set)
+        await asyncio.sleep(0.3)  # listening (a first wake-up says so)
+        for event in heard.values():
+            event.clear()
+        await one.run(lambda tx: tx.heartbeat("r1", NOW, NOW - 86_400))
+        await asyncio.sleep(0.2)
+        assert not heard["two"].is_set()
+        await create(one, make_view("pl_a"))
+        await asyncio.wait_for(heard["two"].wait(), 5)
+        await asyncio.sleep(0.2)
+        assert not heard["one"].is_set()
+    finally:
+        await one.close()
+        await two.close()

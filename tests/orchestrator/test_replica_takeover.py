@@ -1,0 +1,155 @@
+"""Several replicas on one database: a submit in flight belongs to the replica that sent it,
+until that replica stops beating; then another holds it (never resends it)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.engine import Engine
+from orchestrator.operations import Operations
+from orchestrator.plans import PipelineRequest
+from orchestrator.providers.config import ProviderSettings
+from orchestrator.settings import Settings
+from orchestrator.store import Store, open_store
+from tests.fakes import FakeProvider
+
+CHAIN = PipelineRequest.model_validate(
+    {"provider": "fake", "prompt": "base", "extends": [{"prompt": "more"}]}
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "postgres":
+        url = str(request.getfixturevalue("pg_url"))
+    else:
+        url = f"sqlite:///{tmp_path / 'reelay.db'}"
+    store = await open_store(url)
+    yield store
+    await store.close()
+
+
+def replica(
+    store: Store, fake: FakeProvider, settings: Settings, clock: Clock, name: str
+) -> Engine:
+    return Engine(
+        store,
+        {"fake": fake},
+        settings,
+        clock=clock,
+        rng=random.Random(1),
+        provider_settings={"fake": ProviderSettings(base_url="http://fake", first_poll_s=0)},
+        replica=name,
+    )
+
+
+async def _status(ops: Operations, pipeline_id: str) -> tuple[str, str | None, str | None]:
+    step = (await ops.get(pipeline_id)).steps[0]
+    return str(step.status), step.claimed_by, step.provider_task_id
+
+
+async def test_only_a_silent_replicas_submits_are_taken_over(
+    shared_store: Store, settings: Settings, fake: FakeProvider
+) -> None:
+    """While replica a beats, b leaves a's submit alone; once a is silent for longer than the
+    TTL, b holds it as ambiguous and says whose it was. Nothing is sent twice."""
+    clock = Clock()
+    a = replica(shared_store, fake, settings, clock, "a")
+    b = replica(shared_store, fake, settings, clock, "b")
+    ops = Operations(shared_store, {"fake": fake}, clock=clock)
+    view, _ = await ops.create(CHAIN)
+    await a.heartbeat()
+    await b.heartbeat()
+    assert len(await a._claim()) == 1  # a records its intent; its request is in flight
+    assert await b.recover() == 0
+    assert await _status(ops, view.pipeline.id) == ("submitting", "a", None)
+
+    clock.now += settings.replica_ttl_s - 1
+    await b.heartbeat()
+    assert await b.recover() == 0  # a's last beat is still within the TTL
+
+    clock.now += 2
+    assert await b.recover() == 1
+    step = (await ops.get(view.pipeline.id)).steps[0]
+    assert step.status == "ambiguous"
+    assert step.error is not None
+    assert step.error.code == "SUBMIT_INTERRUPTED"
+    assert "replica a" in step.error.message
+    assert await b.run_once() == 0  # held: b does not resend it
+    assert fake.submits == []
+
+
+async def test_a_late_answer_after_a_takeover_continues_from_its_task(
+    shared_store: Store, settings: Settings, fake: FakeProvider
+) -> None:
+    """a was only slow: its answer, recorded after b took the step over, names the task, and
+    the pipeline continues from it with no second submit."""
+    clock = Clock()
+    a = replica(shared_store, fake, settings, clock, "a")
+    b = replica(shared_store, fake, settings, clock, "b")
+    ops = Operations(shared_store, {"fake": fake}, clock=clock)
+    view, _ = await ops.create(CHAIN)
+    await a.heartbeat()
+    [work] = await a._claim()
+    clock.now += settings.replica_ttl_s + 1
+    await b.heartbeat()
+    assert await b.recover() == 1
+    outcome = await a._perform(work)
+    await a._record([outcome])
+    assert await _status(ops, view.pipeline.id) == ("submitted", "a", fake.submits[0])
+    for _ in range(20):
+        clock.now += 60
+        await b.run_once()
+    final = await ops.get(view.pipeline.id)
+    assert final.pipeline.status == "succeeded"
+    assert len(fake.submits) == 2  # one per step
+
+
+async def test_an_answer_for_a_step_claimed_again_since_is_ignored(
+    shared_store: Store, settings: Settings, fake: FakeProvider
+) -> None:
+    """After a takeover and an operator's retry, b submits the step itself: a's stale answer
+    must not overwrite b's claim (nor crash the recording of other outcomes)."""
+    clock = Clock()
+    a = replica(shared_store, fake, settings, clock, "a")
+    b = replica(shared_store, fake, settings, clock, "b")
+    ops = Operations(shared_store, {"fake": fake}, clock=clock)
+    view, _ = await ops.create(CHAIN)
+    [work] = await a._claim()
+    await b.recover()  # a never beat: its claim is an orphan at once
+    await ops.retry(view.pipeline.id)
+    [again] = await b._claim()
+    await a._record([await a._perform(work)])
+    assert await _status(ops, view.pipeline.id) == ("submitting", "b", None)
+    await b._record([await b._perform(again)])
+    assert await _status(ops, view.pipeline.id) == ("submitted", "b", fake.submits[1])
+
+
+async def test_a_replica_that_leaves_hands_over_at_once(
+    shared_store: Store, settings: Settings, fake: FakeProvider
+) -> None:
+    """A replica that stops with a submit still unanswered (cut off by the shutdown wait)
+    leaves the set: the others hold its submit without waiting for the TTL."""
+    clock = Clock()
+    a = replica(shared_store, fake, settings, clock, "a")
+    b = replica(shared_store, fake, settings, clock, "b")
+    ops = Operations(shared_store, {"fake": fake}, clock=clock)
+    view, _ = await ops.create(CHAIN)
+    await a.heartbeat()
+    await a._claim()
+    assert await b.recover() == 0
+    await a._leave()
+    assert await b.recover() == 1
+    assert (await _status(ops, view.pipeline.id))[0] == "ambiguous"
