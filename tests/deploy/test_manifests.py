@@ -498,11 +498,14 @@ def test_kustomization_lists_every_manifest_but_the_secret_example() -> None:
 
 
 def test_deployment_replicas_probes_and_shutdown() -> None:
-    """One replica replaced by Recreate (never two on one database until replicas are safe),
-    /readyz and /healthz probes on 8081, 30 s to finish work on SIGTERM."""
+    """Two replicas, rolled one at a time without dropping below two, /readyz and /healthz
+    probes on 8081, 30 s to finish work on SIGTERM; videos in S3 (pods share no disk)."""
     deployment = k8s("Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["replicas"] == 2
+    strategy = deployment["spec"]["strategy"]
+    assert strategy["type"] == "RollingUpdate"
+    assert strategy["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert k8s("ConfigMap")["data"]["REELAY_ARTIFACT_S3_BUCKET"]
     assert selects_pods(deployment["spec"]["selector"]["matchLabels"])
     c = container()
     readiness = c["readinessProbe"]["httpGet"]
@@ -584,9 +587,10 @@ def test_ingress_routes_only_to_the_public_receiver() -> None:
 
 
 def test_pdb_keeps_one_pod_of_the_deployment() -> None:
-    """Allows a drain of the single pod, selecting the Deployment's pods."""
+    """A drain takes one of the two pods at a time, selecting the Deployment's pods."""
     spec = k8s("PodDisruptionBudget")["spec"]
-    assert spec["maxUnavailable"] == 1
+    assert spec["minAvailable"] == 1
+    assert "maxUnavailable" not in spec
     assert selects_pods(spec["selector"]["matchLabels"])
 
 
