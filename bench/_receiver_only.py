@@ -60,7 +60,7 @@ async def serve(args: argparse.Namespace) -> None:
         "server_header": False,
     }
     if args.mode == "bare":
-        await uvicorn.Server(uvicorn.Config(bare_app(), **config_kwargs)).serve()  # type: ignore[arg-type]
+        await uvicorn.Server(uvicorn.Config(bare_app(), **config_kwargs)).serve()
         return
     redact.install()
     store = await open_store(args.database_url)
@@ -70,7 +70,7 @@ async def serve(args: argparse.Namespace) -> None:
         provider = ApixoProvider(ApixoSettings(), client)
         tokens = CallbackTokens([args.secret], max_age_s=args.max_age_s)
         app = create_receiver_app(inbox, tokens, {"apixo": provider.parse_callback})
-        await uvicorn.Server(uvicorn.Config(app, **config_kwargs)).serve()  # type: ignore[arg-type]
+        await uvicorn.Server(uvicorn.Config(app, **config_kwargs)).serve()
     finally:
         await inbox.close()
         await store.close()

@@ -526,7 +526,9 @@ def part_b(
 # C. Latency
 
 
-def reelay_env(tmp: Path, sandbox: str, api_port: int, public_port: int, secret: str) -> dict:
+def reelay_env(
+    tmp: Path, sandbox: str, api_port: int, public_port: int, secret: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELAY_")}
     env |= {
         "REELAY_DATABASE_URL": f"sqlite:///{tmp / 'reelay.db'}",

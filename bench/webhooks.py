@@ -21,8 +21,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.pipelines import PREFIX, body, free_port, sandbox_process
+from bench.pipelines import PREFIX, body, sandbox_process
 from orchestrator import eventloop
+from orchestrator.demo import free_port
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.settings import PROVIDER_NAMES, load_settings
