@@ -23,13 +23,19 @@ class ProviderSettings(BaseModel):
     )
     timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout")
     max_concurrent_requests: int = Field(
-        default=64, ge=1, description="HTTP requests in flight to this provider at once"
+        default=64,
+        ge=1,
+        description="HTTP requests in flight to this provider at once, per replica",
     )
     max_requests_per_s: float | None = Field(
-        default=None, gt=0, description="Request rate allowed on this provider key; unset = none"
+        default=None,
+        gt=0,
+        description="Request rate allowed on this provider key, per replica; unset = none",
     )
     max_in_flight: int = Field(
-        default=1000, ge=1, description="Tasks submitted and not yet finished at once"
+        default=1000,
+        ge=1,
+        description="Tasks submitted and not yet finished at once, across all replicas",
     )
     first_poll_s: float | None = Field(
         default=None, ge=0, description="Delay before the first poll; default: typical task time"
