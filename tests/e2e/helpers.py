@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -80,8 +81,16 @@ def assert_submitted_once(pipelines: list[dict[str, Any]], tasks: list[dict[str,
     """Every step is one sandbox task, submitted once, extending its parent's task."""
     by_id = {t["task_id"]: t for t in tasks}
     expected = sum(len(p["steps"]) for p in pipelines)
-    assert len(tasks) == expected, f"sandbox has {len(tasks)} tasks, pipelines have {expected}"
-    assert all(t["submit_count"] == 1 for t in tasks), "a step was submitted more than once"
+    resent = sum(1 for t in tasks if t["submit_count"] != 1)
+    per_prompt = Counter(t["prompt"] for t in tasks)
+    twice = sum(1 for n in per_prompt.values() if n > 1)
+    duplicates = (
+        f"{resent} task(s) with submit_count != 1; {twice} step prompt(s) with more than one task"
+    )
+    assert len(tasks) == expected, (
+        f"sandbox has {len(tasks)} tasks, pipelines have {expected} steps ({duplicates})"
+    )
+    assert resent == 0, f"a step was submitted more than once ({duplicates})"
     for p in pipelines:
         steps = p["steps"]
         for step in steps:
@@ -102,6 +111,8 @@ async def reelay_process(env: dict[str, str], api_url: str) -> AsyncIterator[Any
         async with httpx.AsyncClient() as client:
 
             async def healthy() -> bool:
+                if proc.returncode is not None:
+                    raise AssertionError(f"reelay serve exited with {proc.returncode} on start")
                 with contextlib.suppress(httpx.HTTPError):
                     return (await client.get(api_url + "/healthz")).status_code == 200
                 return False
@@ -112,3 +123,33 @@ async def reelay_process(env: dict[str, str], api_url: str) -> AsyncIterator[Any
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def all_settled(client: httpx.AsyncClient, ids: list[str]) -> bool:
+    """Finished, or holding only ambiguous steps (with the rest waiting on them)."""
+    for status in ("pending", "running"):
+        response = await client.get("/v1/pipelines", params={"status": status, "limit": 500})
+        response.raise_for_status()
+        for p in response.json()["items"]:
+            states = {s["status"] for s in p["steps"]}
+            if not states <= {"succeeded", "ambiguous", "pending"} or "ambiguous" not in states:
+                return False
+    return True
+
+
+async def resume_never_sent(
+    client: httpx.AsyncClient, ids: list[str], sandbox: str
+) -> list[dict[str, Any]]:
+    """The operator's part. A kill between recording a submit's intent and sending it leaves
+    a step ambiguous that no callback will ever name: the provider never saw it. reelay can't
+    know that; an operator can (here: the sandbox's task list, which has no task for it), and
+    resumes the pipeline. Nothing is submitted twice either way."""
+    tasks = await sandbox_tasks(sandbox)
+    sent = {(t["prompt"]) for t in tasks}
+    pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
+    for p in pipelines:
+        held = [s for s in p["steps"] if s["status"] == "ambiguous"]
+        if held:
+            assert all(s["prompt"] not in sent for s in held), "a sent submit was not adopted"
+            assert (await client.post(f"/v1/pipelines/{p['id']}/retry")).status_code == 200
+    return pipelines

@@ -7,17 +7,18 @@ import os
 import random
 import signal
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from orchestrator.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from tests.e2e.helpers import (
+    all_settled,
     assert_submitted_once,
     chain_body,
     provider_env,
     reelay_process,
+    resume_never_sent,
     sandbox_tasks,
     wait_until,
 )
@@ -66,41 +67,12 @@ async def test_sigkill_three_times_every_pipeline_succeeds_once(tmp_path: Path) 
                         continue
 
                     async def settled() -> bool:
-                        return await _all_settled(client, ids)
+                        return await all_settled(client, ids)
 
                     await wait_until(settled, within=120, what="every pipeline to settle")
-                    pipelines = await _resume_never_sent(client, ids, sandbox)
+                    pipelines = await resume_never_sent(client, ids, sandbox)
                     await wait_until(settled, within=60, what="resumed pipelines")
                     pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
         tasks = await sandbox_tasks(sandbox)
     assert {p["status"] for p in pipelines} == {"succeeded"}
     assert_submitted_once(pipelines, tasks)
-
-
-async def _all_settled(client: httpx.AsyncClient, ids: list[str]) -> bool:
-    """Finished, or holding only ambiguous steps (with the rest waiting on them)."""
-    for status in ("pending", "running"):
-        page = (await client.get("/v1/pipelines", params={"status": status, "limit": 500})).json()
-        for p in page["items"]:
-            states = {s["status"] for s in p["steps"]}
-            if not states <= {"succeeded", "ambiguous", "pending"} or "ambiguous" not in states:
-                return False
-    return True
-
-
-async def _resume_never_sent(
-    client: httpx.AsyncClient, ids: list[str], sandbox: str
-) -> list[dict[str, Any]]:
-    """The operator's part. A kill between recording a submit's intent and sending it leaves
-    a step ambiguous that no callback will ever name: the provider never saw it. reelay can't
-    know that; an operator can (here: the sandbox's task list, which has no task for it), and
-    resumes the pipeline. Nothing is submitted twice either way."""
-    tasks = await sandbox_tasks(sandbox)
-    sent = {(t["prompt"]) for t in tasks}
-    pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
-    for p in pipelines:
-        held = [s for s in p["steps"] if s["status"] == "ambiguous"]
-        if held:
-            assert all(s["prompt"] not in sent for s in held), "a sent submit was not adopted"
-            assert (await client.post(f"/v1/pipelines/{p['id']}/retry")).status_code == 200
-    return pipelines
