@@ -153,3 +153,16 @@ async def resume_never_sent(
             assert all(s["prompt"] not in sent for s in held), "a sent submit was not adopted"
             assert (await client.post(f"/v1/pipelines/{p['id']}/retry")).status_code == 200
     return pipelines
+
+
+async def held_after_sending(client: httpx.AsyncClient, sandbox: str) -> int:
+    """Ambiguous steps the provider did receive (the sandbox has a task with their prompt).
+    Their callbacks will identify them, so being held is, for them, a passing state."""
+    sent = {t["prompt"] for t in await sandbox_tasks(sandbox)}
+    held = 0
+    for status in ("pending", "running"):
+        response = await client.get("/v1/pipelines", params={"status": status, "limit": 500})
+        response.raise_for_status()
+        for p in response.json()["items"]:
+            held += sum(1 for s in p["steps"] if s["status"] == "ambiguous" and s["prompt"] in sent)
+    return held

@@ -25,6 +25,7 @@ from tests.e2e.helpers import (
     all_settled,
     assert_submitted_once,
     chain_body,
+    held_after_sending,
     provider_env,
     reelay_process,
     resume_never_sent,
@@ -177,19 +178,6 @@ def summary(pipelines: list[dict[str, Any]]) -> str:
     by_pipeline = Counter(p["status"] for p in pipelines)
     by_step = Counter(s["status"] for p in pipelines for s in p["steps"])
     return f"pipelines {dict(by_pipeline)}, steps {dict(by_step)}"
-
-
-async def held_after_sending(client: httpx.AsyncClient, sandbox: str) -> int:
-    """Ambiguous steps the provider did receive (the sandbox has a task with their prompt).
-    Their callbacks will identify them, so being held is, for them, a passing state."""
-    sent = {t["prompt"] for t in await sandbox_tasks(sandbox)}
-    held = 0
-    for status in ("pending", "running"):
-        response = await client.get("/v1/pipelines", params={"status": status, "limit": 500})
-        response.raise_for_status()
-        for p in response.json()["items"]:
-            held += sum(1 for s in p["steps"] if s["status"] == "ambiguous" and s["prompt"] in sent)
-    return held
 
 
 async def settle(
