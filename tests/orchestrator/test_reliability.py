@@ -38,11 +38,11 @@ def rig(
     settings: Settings, store: Store, fake: FakeProvider, **overrides: object
 ) -> tuple[Engine, Operations, Clock]:
     clock = Clock()
-    engine = _engine(store, fake, settings.model_copy(update=overrides), clock, "r1")
+    engine = fake_engine(store, fake, settings.model_copy(update=overrides), clock, "r1")
     return engine, Operations(store, {"fake": fake}, clock=clock), clock
 
 
-def _engine(
+def fake_engine(
     store: Store, fake: FakeProvider, settings: Settings, clock: Clock, name: str
 ) -> Engine:
     return Engine(
@@ -126,7 +126,7 @@ async def test_callback_adopts_an_ambiguous_submit(
     view, _ = await ops.create(CHAIN)
     claimed = await engine._claim()
     await engine._perform(claimed[0])  # the provider created the task...
-    engine = _engine(store, fake, settings, clock, "restarted")
+    engine = fake_engine(store, fake, settings, clock, "restarted")
     await engine.recover(starting=True)  # ...but reelay died before recording it
     assert (await ops.get(view.pipeline.id)).steps[0].status == "ambiguous"
     task = fake.submits[0]

@@ -3,7 +3,6 @@ until that replica stops beating; then another holds it (never resends it)."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,22 +11,14 @@ import pytest
 from orchestrator.engine import Engine
 from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
-from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
 from tests.fakes import FakeProvider
+from tests.orchestrator.test_reliability import Clock, fake_engine
 
 CHAIN = PipelineRequest.model_validate(
     {"provider": "fake", "prompt": "base", "extends": [{"prompt": "more"}]}
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -41,18 +32,14 @@ async def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     await store.close()
 
 
-def replica(
-    store: Store, fake: FakeProvider, settings: Settings, clock: Clock, name: str
-) -> Engine:
-    return Engine(
-        store,
-        {"fake": fake},
-        settings,
-        clock=clock,
-        rng=random.Random(1),
-        provider_settings={"fake": ProviderSettings(base_url="http://fake", first_poll_s=0)},
-        replica=name,
-    )
+def two_replicas(
+    store: Store, fake: FakeProvider, settings: Settings
+) -> tuple[Engine, Engine, Operations, Clock]:
+    """Replicas a and b on one store, and the API's operations, on one clock."""
+    clock = Clock()
+    a = fake_engine(store, fake, settings, clock, "a")
+    b = fake_engine(store, fake, settings, clock, "b")
+    return a, b, Operations(store, {"fake": fake}, clock=clock), clock
 
 
 async def _status(ops: Operations, pipeline_id: str) -> tuple[str, str | None, str | None]:
@@ -65,10 +52,7 @@ async def test_only_a_silent_replicas_submits_are_taken_over(
 ) -> None:
     """While replica a beats, b leaves a's submit alone; once a is silent for longer than the
     TTL, b holds it as ambiguous and says whose it was. Nothing is sent twice."""
-    clock = Clock()
-    a = replica(shared_store, fake, settings, clock, "a")
-    b = replica(shared_store, fake, settings, clock, "b")
-    ops = Operations(shared_store, {"fake": fake}, clock=clock)
+    a, b, ops, clock = two_replicas(shared_store, fake, settings)
     view, _ = await ops.create(CHAIN)
     await a.heartbeat()
     await b.heartbeat()
@@ -96,10 +80,7 @@ async def test_a_late_answer_after_a_takeover_continues_from_its_task(
 ) -> None:
     """a was only slow: its answer, recorded after b took the step over, names the task, and
     the pipeline continues from it with no second submit."""
-    clock = Clock()
-    a = replica(shared_store, fake, settings, clock, "a")
-    b = replica(shared_store, fake, settings, clock, "b")
-    ops = Operations(shared_store, {"fake": fake}, clock=clock)
+    a, b, ops, clock = two_replicas(shared_store, fake, settings)
     view, _ = await ops.create(CHAIN)
     await a.heartbeat()
     [work] = await a._claim()
@@ -122,10 +103,7 @@ async def test_an_answer_for_a_step_claimed_again_since_is_ignored(
 ) -> None:
     """After a takeover and an operator's retry, b submits the step itself: a's stale answer
     must not overwrite b's claim (nor crash the recording of other outcomes)."""
-    clock = Clock()
-    a = replica(shared_store, fake, settings, clock, "a")
-    b = replica(shared_store, fake, settings, clock, "b")
-    ops = Operations(shared_store, {"fake": fake}, clock=clock)
+    a, b, ops, _ = two_replicas(shared_store, fake, settings)
     view, _ = await ops.create(CHAIN)
     [work] = await a._claim()
     await b.recover()  # a never beat: its claim is an orphan at once
@@ -142,10 +120,7 @@ async def test_a_replica_that_leaves_hands_over_at_once(
 ) -> None:
     """A replica that stops with a submit still unanswered (cut off by the shutdown wait)
     leaves the set: the others hold its submit without waiting for the TTL."""
-    clock = Clock()
-    a = replica(shared_store, fake, settings, clock, "a")
-    b = replica(shared_store, fake, settings, clock, "b")
-    ops = Operations(shared_store, {"fake": fake}, clock=clock)
+    a, b, ops, _ = two_replicas(shared_store, fake, settings)
     view, _ = await ops.create(CHAIN)
     await a.heartbeat()
     await a._claim()
