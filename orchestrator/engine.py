@@ -309,8 +309,7 @@ class Engine:
             # due steps and their pipelines (skipping what others hold), events last.
             changes = await self._adopt(tx, now)
             submit_keys: list[tuple[str, int]] = []
-            poll_keys: list[tuple[str, int]] = []
-            leases: dict[tuple[str, int], float] = {}
+            leases: dict[tuple[str, int], float] = {}  # due polls, each to its lease's end
             for name in sorted(self._providers):
                 ctx = self._contexts[name]
                 pressure = self._pressure[name]
@@ -328,14 +327,12 @@ class Engine:
                     free -= len(keys)
                 if free > 0:
                     lease = now + ctx.settings.timeout_s + _POLL_LEASE_MARGIN_S
-                    for key in await tx.due_polls(name, now, free):
-                        poll_keys.append(key)
-                        leases[key] = lease
-            if not submit_keys and not poll_keys:
+                    leases |= dict.fromkeys(await tx.due_polls(name, now, free), lease)
+            if not submit_keys and not leases:
                 await self._save(tx, list(changes.values()), now)
                 return []
             views = await tx.load(
-                {p for p, _ in submit_keys} | {p for p, _ in poll_keys}, skip_locked=True
+                {p for p, _ in submit_keys} | {p for p, _ in leases}, skip_locked=True
             )
             work: list[Work] = []
             for pid, idx in submit_keys:
@@ -349,9 +346,8 @@ class Engine:
                 changes[pid] = (before, after)
                 parent = after.steps[claimed.parent] if claimed.parent is not None else None
                 work.append(SubmitWork(claimed, parent))
-            polls = [k for k in poll_keys if k[0] in views and _poll_due(views[k[0]], k, now)]
-            for lease in set(leases.values()):
-                await tx.lease_polls([k for k in polls if leases[k] == lease], lease)
+            polls = [k for k in leases if k[0] in views and _poll_due(views[k[0]], k, now)]
+            await tx.lease_polls({k: leases[k] for k in polls})
             for pid, idx in polls:
                 step = views[pid].steps[idx]
                 trusted = None

@@ -21,7 +21,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
@@ -164,10 +164,11 @@ class Transaction(WebhookWrites, ArtifactWrites):
         rows = await self._conn.fetch(sql, (provider, now, limit))
         return [(r["pipeline_id"], r["idx"]) for r in rows]
 
-    async def lease_polls(self, keys: Collection[tuple[str, int]], lease_until: float) -> None:
-        """Push these polls to ``lease_until`` so that nobody else makes them meanwhile."""
-        if keys:
-            await self._conn.executemany(q.LEASE_POLL, [(lease_until, p, i) for p, i in keys])
+    async def lease_polls(self, leases: Mapping[tuple[str, int], float]) -> None:
+        """Push each poll to its lease's end so that nobody else makes it meanwhile."""
+        if leases:
+            rows = [(until, p, i) for (p, i), until in leases.items()]
+            await self._conn.executemany(q.LEASE_POLL, rows)
 
     async def lock_pipelines(self, pipeline_ids: Collection[str]) -> None:
         """Lock these pipelines' rows, in id order, before writing any of their steps."""

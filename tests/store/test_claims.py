@@ -43,7 +43,7 @@ async def _lease(store: Store, now: float, limit: int, lease: float) -> list[tup
     async def job(tx: Transaction) -> list[tuple[str, int]]:
         keys = await tx.due_polls("fake", now, limit)
         await tx.lock_pipelines({p for p, _ in keys})
-        await tx.lease_polls(keys, lease)
+        await tx.lease_polls(dict.fromkeys(keys, lease))
         return keys
 
     return await store.run(job)

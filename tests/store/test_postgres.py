@@ -85,7 +85,7 @@ async def _claim_polls(tx: Transaction) -> Keys:
     await asyncio.sleep(0.002)
     views = await tx.load({p for p, _ in keys}, skip_locked=True)
     keys = [k for k in keys if k[0] in views]
-    await tx.lease_polls(keys, NOW + 60)
+    await tx.lease_polls(dict.fromkeys(keys, NOW + 60))
     return keys
 
 
