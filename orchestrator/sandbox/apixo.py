@@ -1,4 +1,4 @@
-"""apixo (apixo.ai/docs), served under ``/apixo/api/v1``: providers.md section 3.
+"""apixo (apixo.ai/docs), served under ``/apixo/api/v1``: docs/providers.md, section apixo.
 
 Every body is ``{"code","message","data"}`` with ``code`` mirroring the HTTP status. Status
 ``data`` has ``state`` (``pending``, ``processing``, ``success``, ``failed``), times in epoch
@@ -6,11 +6,11 @@ milliseconds, no progress, and on success ``resultJson``: a JSON-encoded *string
 ``resultUrls``. Only base (``veo-3-1``) tasks can be extended, and a task is polled under the
 model path it was submitted to. With ``request_type: "callback"`` the terminal status body is
 POSTed to exactly ``callback_url`` (HTTP 200 within 30 s, else retries after 30 s, 2 min and
-10 min).
+10 min). The documented defaults apply to absent fields: ``generationType`` ``TEXT_2_VIDEO``,
+``mode`` ``quality`` on a generation and ``fast`` on an extend.
 
 Where the docs are silent the sandbox chooses:
 
-- ``mode`` and ``generationType`` are required, as the docs' "required" column says;
 - an unknown, expired or extend task as the source gets the documented 400; a base that is
   still running or failed gets a 400 with its own message;
 - ``completeTime``/``costTime`` appear on failures too (as in the webhook example);
@@ -40,6 +40,8 @@ PREFIX = "/apixo/api/v1"
 BASE_MODEL = "veo-3-1"
 EXTEND_MODEL = "veo-3-1-extend"
 MODES = ("quality", "fast")
+GENERATE_MODE = "quality"
+EXTEND_MODE = "fast"
 TEXT_2_VIDEO = "TEXT_2_VIDEO"
 FRAMES_2_VIDEO = "FIRST_AND_LAST_FRAMES_2_VIDEO"
 REFERENCE_2_VIDEO = "REFERENCE_2_VIDEO"
@@ -107,10 +109,13 @@ def check_envelope(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
 
 def check_generation(data: dict[str, Any]) -> tuple[str, str]:
     """The mode and prompt of a valid generation ``input``; raises ``Invalid`` otherwise."""
-    mode = fields.required_text(data, "mode", param="input.mode", choices=MODES)
+    mode = fields.text(data, "mode", param="input.mode", choices=MODES) or GENERATE_MODE
     prompt = fields.required_text(data, "prompt", param="input.prompt", max_len=10_000)
     kinds = (TEXT_2_VIDEO, FRAMES_2_VIDEO, REFERENCE_2_VIDEO)
-    kind = fields.required_text(data, "generationType", param="input.generationType", choices=kinds)
+    kind = (
+        fields.text(data, "generationType", param="input.generationType", choices=kinds)
+        or TEXT_2_VIDEO
+    )
     aspect = fields.text(
         data, "aspect_ratio", param="input.aspect_ratio", choices=("16:9", "9:16", "auto")
     )
@@ -129,7 +134,7 @@ def check_generation(data: dict[str, Any]) -> tuple[str, str]:
 def check_extend(data: dict[str, Any]) -> tuple[str, str, str]:
     """The source task id, mode and prompt of a valid extend ``input``."""
     source_id = fields.required_text(data, "taskId", param="input.taskId")
-    mode = fields.required_text(data, "mode", param="input.mode", choices=MODES)
+    mode = fields.text(data, "mode", param="input.mode", choices=MODES) or EXTEND_MODE
     prompt = fields.required_text(data, "prompt", param="input.prompt", max_len=10_000)
     fields.text(data, "watermark", param="input.watermark")
     fields.integer(data, "seed", param="input.seed")

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from tests.sandbox.conftest import Configure, FakeClock
 
@@ -100,9 +101,7 @@ async def test_no_output_success_has_no_urls(
         ({}, "input"),
         ({"input": INPUT | {"prompt": None}}, "input.prompt"),
         ({"input": INPUT | {"prompt": "x" * 10_001}}, "input.prompt"),
-        ({"input": INPUT | {"mode": None}}, "input.mode"),
         ({"input": INPUT | {"mode": "turbo"}}, "input.mode"),
-        ({"input": INPUT | {"generationType": None}}, "input.generationType"),
         ({"input": INPUT | {"generationType": "VIDEO_2_VIDEO"}}, "input.generationType"),
         ({"input": INPUT | {"generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO"}}, "image_urls"),
         ({"input": INPUT | {"generationType": "REFERENCE_2_VIDEO"}}, "image_urls"),
@@ -130,6 +129,26 @@ async def test_invalid_generation_is_refused(
     reply = response.json()
     assert (reply["code"], reply["message"]) == (400, "Invalid request")
     assert needle in reply["data"]["error"]
+
+
+async def test_documented_defaults_fill_absent_fields(
+    sandbox: httpx.AsyncClient, app: Starlette, clock: FakeClock
+) -> None:
+    """Without mode and generationType a generation is TEXT_2_VIDEO in quality mode, and an
+    extend without mode is fast, as apixo's docs default them."""
+    response = await sandbox.post(
+        f"{API}/generateTask/veo-3-1", json={"input": {"prompt": "a city at night"}}
+    )
+    assert response.status_code == 200, response.text
+    source = response.json()["data"]["taskId"]
+    clock.advance(10)
+    body = {"input": {"taskId": source, "prompt": "continue the chase"}}
+    response = await sandbox.post(f"{API}/generateTask/veo-3-1-extend", json=body)
+    assert response.status_code == 200, response.text
+    child = response.json()["data"]["taskId"]
+    tasks = app.state.sandbox.tasks
+    assert tasks.get("apixo", source).params == {"mode": "quality"}
+    assert tasks.get("apixo", child).params == {"mode": "fast"}
 
 
 async def test_image_modes_accept_images(sandbox: httpx.AsyncClient) -> None:
@@ -177,7 +196,7 @@ async def test_extend_refuses_an_unfinished_source(sandbox: httpx.AsyncClient) -
     assert "processing" in response.json()["message"]
 
 
-@pytest.mark.parametrize("missing", ["taskId", "mode", "prompt"])
+@pytest.mark.parametrize("missing", ["taskId", "prompt"])
 async def test_invalid_extend_is_refused(sandbox: httpx.AsyncClient, missing: str) -> None:
     """An extend missing a required input field answers 400."""
     data = {"taskId": "task_x", "mode": "fast", "prompt": "p"}
