@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=9000)
     sandbox.add_argument("--task-seconds", type=float, help="how long each task takes")
+    sandbox.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print the export lines pointing reelay at this sandbox, and exit",
+    )
 
     demo = sub.add_parser("demo", help="run reelay + sandbox, one pipeline per provider")
     demo.add_argument("--dir", default="reelay-demo", help="where the demo keeps its data")
@@ -204,10 +209,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             logs.configure(settings.log_level, settings.log_format)
             eventloop.run(serve(settings))
         elif args.command == "sandbox":
-            from orchestrator.sandbox import SandboxConfig, run
+            from orchestrator.sandbox import SandboxConfig, addresses, run
 
             overrides = {"task_seconds": args.task_seconds} if args.task_seconds is not None else {}
-            run(args.host, args.port, SandboxConfig(**overrides))
+            config = SandboxConfig(**overrides)
+            if args.print_env:
+                print("\n".join(addresses.env_lines(args.host, args.port, config.api_key)))
+                return 0
+            print(addresses.startup_line(args.host, args.port), flush=True)
+            run(args.host, args.port, config)
         elif args.command == "demo":
             from orchestrator.demo import run_demo
 

@@ -74,8 +74,9 @@ class ApifreeProvider:
         chosen = choose_model(model, tier, self._settings.model, {})
         if chosen is None:
             raise InvalidRequest(
-                "apifree has no default Veo model: name a model in the request "
-                "or set the provider's model setting",
+                "apifree documents no default Veo model: set the request's model field or "
+                "REELAY_APIFREE_MODEL to a Veo model id of your apifree account "
+                "(the sandbox accepts any, e.g. veo-3.1-fast)",
                 provider=NAME,
             )
         return chosen

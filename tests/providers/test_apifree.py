@@ -71,8 +71,11 @@ def test_resolve_model_needs_a_model(client: httpx.AsyncClient) -> None:
     """apifree has no default model: the request's or the configured one, else InvalidRequest."""
     assert _provider(client).resolve_model(Tier.FAST, MODEL) == MODEL
     assert _provider(client, model="veo-x").resolve_model(Tier.QUALITY, None) == "veo-x"
-    with pytest.raises(InvalidRequest, match="model"):
+    with pytest.raises(InvalidRequest) as refused:
         _provider(client).resolve_model(Tier.FAST, None)
+    # The 422 says what to set, where, and with what: the setting, the request field, a value.
+    for words in ("REELAY_APIFREE_MODEL", "model field", "veo-3.1-fast"):
+        assert words in refused.value.message
 
 
 def test_extend_model_is_the_base_unless_requested(client: httpx.AsyncClient) -> None:
