@@ -1,6 +1,6 @@
 """An httpx transport on aiohttp's connection pool.
 
-httpx's own pool slows down sharply with many requests in flight (PERFORMANCE.md: ~180 req/s at
+httpx's own pool slows down sharply with many requests in flight (measured: ~180 req/s at
 64 in flight), so provider traffic goes through aiohttp while keeping httpx's interface.
 
 We don't use the ``httpx-aiohttp`` package: its exception map turns aiohttp's read timeouts and

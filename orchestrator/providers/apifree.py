@@ -1,4 +1,4 @@
-"""apifree (providers.md section 4): OpenAI-style ``/v1/videos``, polling only.
+"""apifree (docs/providers.md#apifree): OpenAI-style ``/v1/videos``, polling only.
 
 apifree documents no Veo model id, so the model must come from the request or the provider
 settings; a tier alone cannot choose one. Its JSON create route carries no image, seed or

@@ -1,4 +1,4 @@
-"""apimart (providers.md section 1): two model channels behind one submit route.
+"""apimart (docs/providers.md#apimart): two model channels behind one submit route.
 
 The ``-official`` models take the full Veo parameter set and 4/6/8 s but cannot be extended;
 the standard models are fixed at 8 s and extend through ``/remix`` with the same model.

@@ -1,4 +1,4 @@
-"""apixo (providers.md section 3): one model, ``veo-3-1``, whose ``mode`` is what we call a model.
+"""apixo (docs/providers.md#apixo): one model, ``veo-3-1``, whose ``mode`` is what we call a model.
 
 Our model names for apixo are the modes ``fast`` and ``quality``; ``veo-3-1-fast`` and
 ``veo-3-1-quality`` are accepted as spellings of them. Every request is an envelope

@@ -22,7 +22,7 @@ class Tier(enum.StrEnum):
 
 
 class TaskState(enum.StrEnum):
-    """Normalized task state (providers.md 7.2)."""
+    """Normalized task state (docs/providers.md#status-words)."""
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -109,7 +109,7 @@ class ExtendRequest:
 
 @dataclass(frozen=True, slots=True)
 class TaskStatus:
-    """One normalized observation of a provider task (providers.md 7.1)."""
+    """One normalized observation of a provider task (docs/providers.md)."""
 
     task_id: str
     state: TaskState

@@ -1,4 +1,4 @@
-"""octopusx (providers.md section 2): OpenAI-style video objects, polling only.
+"""octopusx (docs/providers.md#octopusx): OpenAI-style video objects, polling only.
 
 Resolution travels in ``metadata.output_config`` (the docs show ``"720P"``); we also allow
 ``1080p`` there, which Veo supports for the 8 s clips octopusx makes. Images are not mapped:

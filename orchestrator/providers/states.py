@@ -1,6 +1,6 @@
 """What more than one adapter needs to read provider answers and check parameters.
 
-The status table (providers.md 7.2, D6), timestamps (D8), result-URL lifetime (D9), the
+The status table (docs/providers.md, D6), timestamps (D8), result-URL lifetime (D9), the
 success-without-output rule (D5), lenient JSON accessors that turn any surprise into
 ``ProviderResponseError``, the OpenAI-style video object that octopusx and apifree both
 return, and the parameter checks every adapter's ``check_params`` starts from.

@@ -1,4 +1,4 @@
-"""apifree (docs.apifree.ai), served under ``/apifree``: providers.md section 4.
+"""apifree (docs.apifree.ai), served under ``/apifree``: docs/providers.md#apifree.
 
 OpenAI-style video objects moving ``queued`` -> ``in_progress`` -> ``completed`` | ``failed``.
 Every route also answers under ``/v1/openai/videos``.

@@ -1,4 +1,4 @@
-"""apimart (docs.apimart.ai), served under ``/apimart``: providers.md section 1.
+"""apimart (docs.apimart.ai), served under ``/apimart``: docs/providers.md#apimart.
 
 Submit and remix answer ``{"code":200,"data":[{"status":"submitted","task_id":...}]}``; status
 answers ``{"code":200,"data":{...}}`` with ``status`` ``pending``, ``processing``,

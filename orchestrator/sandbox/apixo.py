@@ -1,4 +1,4 @@
-"""apixo (apixo.ai/docs), served under ``/apixo/api/v1``: docs/providers.md, section apixo.
+"""apixo (apixo.ai/docs), served under ``/apixo/api/v1``: docs/providers.md#apixo.
 
 Every body is ``{"code","message","data"}`` with ``code`` mirroring the HTTP status. Status
 ``data`` has ``state`` (``pending``, ``processing``, ``success``, ``failed``), times in epoch

@@ -1,4 +1,4 @@
-"""octopusx (docs.octopusx.ai), served under ``/octopusx``: providers.md section 2.
+"""octopusx (docs.octopusx.ai), served under ``/octopusx``: docs/providers.md#octopusx.
 
 OpenAI-style video objects: ``seconds`` is a string, ``completed_at`` is 0 and ``error`` holds
 empty strings until the task ends, ``video_url`` is ``""`` until it succeeds, and

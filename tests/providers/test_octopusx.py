@@ -258,7 +258,7 @@ async def test_transport_errors(
 async def test_status_states(
     api: FakeApi, client: httpx.AsyncClient, raw: str, state: TaskState
 ) -> None:
-    """octopusx's status strings map per table 7.2, and placeholders read as "not yet"."""
+    """octopusx's status strings map per docs/providers.md, and placeholders read as "not yet"."""
     api.reply(200, _video(status=raw))
     status = await _provider(client).status(SOURCE)
     assert (api.last.method, str(api.last.url)) == ("GET", f"{BASE}/v1/videos/video_123")

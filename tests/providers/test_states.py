@@ -45,7 +45,7 @@ from orchestrator.providers.states import (
     ],
 )
 def test_state_table(raw: str, state: TaskState) -> None:
-    """Every row of table 7.2 maps case-insensitively; anything else is UNKNOWN, never FAILED."""
+    """Each status word in docs/providers.md maps in any case; others are UNKNOWN, not FAILED."""
     assert state_for(raw) is state
 
 
