@@ -20,6 +20,7 @@ from typing import Any, cast
 import asyncpg  # type: ignore[import-untyped]
 
 from orchestrator.backoff import Outage
+from orchestrator.store.faults import store_unavailable
 from orchestrator.store.rows import Row
 from orchestrator.store.schema import apply_migrations
 
@@ -75,6 +76,18 @@ class _PostgresConnection:
 
     async def notify(self, payload: str) -> None:
         await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+
+class _QuietPoolFloor(logging.Filter):
+    """asyncpg's pool logs a traceback each time it fails to reconnect its idle connections;
+    while the database is away reelay's own loops already say so, once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return exc is None or not store_unavailable(exc)
+
+
+logging.getLogger("asyncpg.pool").addFilter(_QuietPoolFloor())
 
 
 def _set(event: asyncio.Event, *_: object) -> None:
