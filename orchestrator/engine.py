@@ -24,6 +24,7 @@ from orchestrator import logs
 from orchestrator import outcomes as outcome_rules
 from orchestrator import pipelines as pipeline_rules
 from orchestrator import steps as step_rules
+from orchestrator.backoff import Outage
 from orchestrator.models import EventDraft, PipelineView, Step, StepError, StepStatus
 from orchestrator.pressure import ProviderPressure
 from orchestrator.providers import errors as pe
@@ -49,7 +50,6 @@ log = logging.getLogger("reelay.engine")
 _WRITE_BATCH = 1000
 SHUTDOWN_SUBMIT_WAIT_S = 8.0
 _POLL_LEASE_MARGIN_S = 5.0
-_RETRY_MAX_S = 5.0
 _FORGET_REPLICAS_S = 86_400.0
 
 
@@ -99,8 +99,16 @@ class Engine:
         """The name this replica's submits carry while in flight."""
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._submits: set[asyncio.Task[None]] = set()
+        self._submit_tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._polls: set[asyncio.Task[None]] = set()
         self._unanswered_polls: set[tuple[str, int]] = set()
+        self._unrecorded_submits: set[tuple[str, int]] = set()
+        """Submits claimed by this process whose outcome is not yet recorded."""
+        self._check_claims = False
+        self._claiming = Outage("claiming work", log)
+        self._recording = Outage("recording outcomes", log)
+        self._beating = Outage("the replica heartbeat", log)
+        self._token_due: float | None = None
 
     def wake(self) -> None:
         """Look for work now (a pipeline was created, a callback arrived, a slot freed)."""
@@ -176,8 +184,10 @@ class Engine:
                 await self.heartbeat()
                 if await self.recover():
                     self._wake.set()
-            except Exception:
-                log.exception("heartbeat failed; trying again in %.1f s", every)
+            except Exception as exc:
+                self._beating.failed(exc)  # the next beat, ``every`` from now, tries again
+            else:
+                self._beating.recovered()
 
     def _interrupted(self, step: Step, now: float) -> Step:
         error = StepError(
@@ -199,13 +209,29 @@ class Engine:
         return len(work)
 
     async def run(self) -> None:
-        await self.heartbeat()
-        await self.recover(starting=True)
+        """Until ``stop``. A store error never ends it: claims and records are tried again
+        with backoff while the database is away."""
+
+        async def start() -> None:
+            await self.heartbeat()
+            await self.recover(starting=True)
+
+        while True:
+            try:
+                await start()
+            except Exception as exc:
+                if self._stopping:
+                    return
+                wait = self._claiming.failed(exc, self._claiming.failures + 1)
+                await self._sleep(self._clock() + wait, self._clock(), wakeable=False)
+                continue
+            self._claiming.recovered()
+            break
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._write_loop())
             tg.create_task(self._keep_alive())
             try:
-                full_pass, busy, failures = True, False, 0
+                full_pass, busy = True, False
                 while not self._stopping:
                     self._wake.clear()
                     # A claim is a write transaction. While claims keep finding work, claim
@@ -213,6 +239,8 @@ class Engine:
                     # Each tick still makes a full pass (it also adopts ambiguous submits a
                     # callback has identified).
                     try:
+                        if self._check_claims:
+                            await self._release_unsent()
                         due, now = None, self._clock()
                         if not busy:
                             due = await self._store.next_due()
@@ -223,35 +251,120 @@ class Engine:
                             for item in work:
                                 self._start(tg, item)
                             if work:
-                                failures = 0
+                                self._claiming.recovered()
                                 await asyncio.sleep(0)
                                 continue
                             due = await self._store.next_due()
                             now = self._clock()
-                        failures = 0
-                    except Exception:
-                        # The database is away (a restart, a failover): nothing was claimed.
-                        failures += 1
-                        wait = min(_RETRY_MAX_S, 0.1 * 2**failures)
-                        log.exception("claiming work failed; trying again in %.1f s", wait)
+                        self._claiming.recovered()
+                    except Exception as exc:
+                        # The database is away (a restart, a failover): nothing was claimed
+                        # that we know of. A claim whose commit was lost is released first
+                        # once the database answers again.
+                        self._check_claims = True
+                        wait = self._claiming.failed(exc, self._claiming.failures + 1)
                         busy, due, now = False, self._clock() + wait, self._clock()
+                        full_pass = not await self._sleep(due, now, wakeable=False)
+                        continue
+                    if self._token_due is not None:
+                        due = self._token_due if due is None else min(due, self._token_due)
                     full_pass = not await self._sleep(due, now)
             finally:
                 # Polls are read-only: drop them and hand their leases back. Submits are not:
                 # each is answered and recorded before we stop.
                 for task in self._polls:
                     task.cancel()
+                cut_off: list[tuple[str, int]] = []
                 if self._submits:
-                    # Bounded so that SIGTERM exits within ~10 s; a submit cut off here is
-                    # found 'submitting' at the next start and handled by the ambiguity policy.
+                    # Bounded so that SIGTERM exits within ~10 s. A submit cut off here may
+                    # or may not have reached the provider: it is held (``_hold_cut_off``).
+                    keys = {task: key for key, task in self._submit_tasks.items()}
                     _, late = await asyncio.wait(self._submits, timeout=SHUTDOWN_SUBMIT_WAIT_S)
                     for task in late:
                         task.cancel()
+                        cut_off.append(keys[task])
                 if self._polls:
                     await asyncio.wait(self._polls)
                 self._outcomes.put_nowait(None)
                 await self._release_polls()
+        await self._hold_cut_off(cut_off)
         await self._leave()
+
+    async def _hold_cut_off(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Submits cut off by the shutdown wait: held as ambiguous now (they may have created
+        a task), each named in a WARNING with what the operator can do about it."""
+        if not keys:
+            return
+        now = self._clock()
+
+        async def job(tx: Transaction) -> list[Step]:
+            views = await tx.load({p for p, _ in keys})
+            changes: dict[str, tuple[PipelineView, PipelineView]] = {}
+            held: list[Step] = []
+            for pid, idx in keys:
+                if pid not in views:
+                    continue
+                before, after = changes.get(pid, (views[pid], views[pid]))
+                step = after.steps[idx]
+                if step.status is not StepStatus.SUBMITTING or step.claimed_by != self.replica:
+                    continue
+                changed = self._interrupted(step, now)
+                held.append(changed)
+                changes[pid] = (before, _with_step(after, changed))
+            await self._save(tx, list(changes.values()), now)
+            return held
+
+        try:
+            held = await self._store.run(job)
+        except Exception as exc:
+            held = []
+            log.warning(
+                "could not record %d submit(s) cut off by the shutdown (%s); the next start "
+                "(or another replica) holds them",
+                len(keys),
+                exc,
+            )
+            for pid, idx in keys:
+                _warn_cut_off(pid, idx, resubmit=False)
+        for step in held:
+            _warn_cut_off(step.pipeline_id, step.index, resubmit=step.status is StepStatus.PENDING)
+
+    async def _release_unsent(self) -> None:
+        """After a failed claim whose commit may have happened after all: submits this
+        replica claimed but never started are not in flight anywhere. They go back to pending
+        (nothing was sent), instead of waiting as ``submitting`` for a takeover that would
+        hold them as ambiguous."""
+        now = self._clock()
+
+        async def job(tx: Transaction) -> int:
+            mine = await tx.claimed_submits(self.replica)
+            unsent = [k for k in mine if k not in self._unrecorded_submits]
+            if not unsent:
+                return 0
+            views = await tx.load({p for p, _ in unsent})
+            changes: dict[str, tuple[PipelineView, PipelineView]] = {}
+            for pid, idx in unsent:
+                if pid not in views or (pid, idx) in self._unrecorded_submits:
+                    continue
+                before, after = changes.get(pid, (views[pid], views[pid]))
+                step = after.steps[idx]
+                if step.status is not StepStatus.SUBMITTING or step.claimed_by != self.replica:
+                    continue
+                back = step_rules.move(
+                    step,
+                    StepStatus.PENDING,
+                    now,
+                    next_at=now,
+                    attempts=max(step.attempts - 1, 0),
+                    claimed_by=None,
+                )
+                changes[pid] = (before, _with_step(after, back))
+            await self._save(tx, list(changes.values()), now)
+            return len(changes)
+
+        if await self._store.run(job):
+            log.info("released submits whose claim was committed but never sent")
+        self._check_claims = False
 
     async def _leave(self) -> None:
         """Stopped with everything recorded: what is still in flight (a submit cut off by the
@@ -262,14 +375,17 @@ class Engine:
 
         try:
             await self._store.run(job)
-        except Exception:
-            log.exception("could not leave the replica set; the others wait for the TTL")
+        except Exception as exc:
+            log.warning("could not leave the replica set (%s); the others wait for the TTL", exc)
 
     def _start(self, tg: asyncio.TaskGroup, item: Work) -> None:
         tasks = self._submits if isinstance(item, SubmitWork) else self._polls
         task = tg.create_task(self._perform_and_queue(item))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+        if isinstance(item, SubmitWork):
+            self._submit_tasks[item.step.key] = task
+            task.add_done_callback(lambda _: self._submit_tasks.pop(item.step.key, None))
 
     async def _perform_and_queue(self, item: Work) -> None:
         if isinstance(item, PollWork):
@@ -286,10 +402,18 @@ class Engine:
             async def job(tx: Transaction) -> None:
                 await tx.release_polls(keys, now)
 
-            await self._store.run(job)
+            try:
+                await self._store.run(job)
+            except Exception as exc:  # their leases run out instead
+                log.warning("could not hand back %d poll lease(s): %s", len(keys), exc)
 
-    async def _sleep(self, due: float | None, now: float) -> bool:
-        """Until woken, the next due time or the tick; True when woken."""
+    async def _sleep(self, due: float | None, now: float, *, wakeable: bool = True) -> bool:
+        """Until woken, the next due time or the tick; True when woken. Not ``wakeable``:
+        until ``due`` or ``stop`` (backing off from a database outage)."""
+        if not wakeable:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), max(0.0, (due or now) - now))
+            return False
         timeout = self._settings.engine_tick_s
         if due is not None and due > now:
             timeout = min(timeout, due - now)
@@ -303,8 +427,10 @@ class Engine:
         if self._stopping:
             return []
         now = self._clock()
+        self._token_due = None
 
         async def job(tx: Transaction) -> list[Work]:
+            _uncount(counted)  # a run of this job the database aborted (deadlock victim)
             # Lock order: adopted pipelines (waiting), then providers (waiting, by name), then
             # due steps and their pipelines (skipping what others hold), events last.
             changes = await self._adopt(tx, now)
@@ -323,6 +449,13 @@ class Engine:
                 if keys:
                     in_flight = await tx.in_flight_of(name)
                     keys = keys[: max(ctx.settings.max_in_flight - in_flight, 0)]
+                    # Claim only what is sent at once: a claimed submit never waits for the
+                    # request rate (it would sit as 'submitting' meanwhile, and be held as
+                    # ambiguous if the process died).
+                    sendable = pressure.take_tokens(now, len(keys))
+                    if sendable < len(keys) and pressure.rate_per_s:
+                        self._token_due = now + 1 / pressure.rate_per_s
+                    keys = keys[:sendable]
                     submit_keys += keys
                     free -= len(keys)
                 if free > 0:
@@ -358,15 +491,23 @@ class Engine:
             # Counted before the commit so that no other claim can overbook these slots.
             for item in work:
                 self._active[_provider(item)] += 1
+                if isinstance(item, SubmitWork):
+                    self._unrecorded_submits.add(item.step.key)
             counted.extend(work)
             return work
 
         counted: list[Work] = []
+
+        def _uncount(items: list[Work]) -> None:
+            for item in items:
+                self._active[_provider(item)] -= 1
+                self._unrecorded_submits.discard(item.step.key)
+            items.clear()
+
         try:
             return await self._store.run(job)
         except BaseException:
-            for item in counted:
-                self._active[_provider(item)] -= 1
+            _uncount(counted)
             raise
 
     def _answers(self, step: Step, outcome: Outcome) -> bool:
@@ -417,8 +558,8 @@ class Engine:
         provider = self._providers[name]
         pressure = self._pressure[name]
         try:
-            await pressure.take_token(self._clock)
             if isinstance(item, PollWork):
+                await pressure.take_token(self._clock)
                 outcome = await poll(item, provider)
             else:
                 url = None
@@ -455,23 +596,27 @@ class Engine:
     async def _record_surely(self, batch: Sequence[Outcome], *, giving_up: bool) -> None:
         """Record, trying again while the database is away: an outcome is never dropped
         while reelay runs (a submit's answer names the task it created)."""
-        failures = 0
+        attempt = 0
         while True:
             try:
                 await self._record(batch)
-                return
-            except Exception:
-                failures += 1
-                if giving_up and failures >= 3:
-                    log.exception(
-                        "could not record %d outcome(s) before stopping; their submits will "
-                        "be held as ambiguous",
+            except Exception as exc:
+                attempt += 1
+                if (giving_up or self._stopping) and attempt >= 3:
+                    log.warning(
+                        "could not record %d outcome(s) before stopping (%s); their submits "
+                        "will be held as ambiguous",
                         len(batch),
+                        exc,
                     )
-                    return
-                wait = min(_RETRY_MAX_S, 0.1 * 2**failures)
-                log.exception("recording outcomes failed; trying again in %.1f s", wait)
-                await asyncio.sleep(wait)
+                    break
+                await asyncio.sleep(self._recording.failed(exc, attempt))
+                continue
+            self._recording.recovered()
+            break
+        for outcome in batch:
+            if isinstance(outcome, Submitted | SubmitFailed):
+                self._unrecorded_submits.discard(outcome.key)
 
     async def _record(self, outcomes: Sequence[Outcome]) -> None:
         now = self._clock()
@@ -552,6 +697,29 @@ async def _poll_now_if_called_back(
             if step.provider_task_id in called:
                 view = working[step.pipeline_id]
                 working[step.pipeline_id] = _with_step(view, replace(step, next_at=now))
+
+
+def _warn_cut_off(pipeline_id: str, index: int, *, resubmit: bool) -> None:
+    if resubmit:
+        log.warning(
+            "submit of step %d of pipeline %s was cut off by the shutdown; "
+            "REELAY_AMBIGUOUS_POLICY=resubmit sends it again",
+            index,
+            pipeline_id,
+            extra=logs.context(pipeline_id, index),
+        )
+        return
+    log.warning(
+        "submit of step %d of pipeline %s was cut off by the shutdown and is held as "
+        "ambiguous: the provider may have created a task for it. A callback naming that task "
+        "resumes the step; if the provider has no task for it, `reelay retry %s` "
+        "(POST /v1/pipelines/%s/retry) submits it again",
+        index,
+        pipeline_id,
+        pipeline_id,
+        pipeline_id,
+        extra=logs.context(pipeline_id, index),
+    )
 
 
 def _submit_due(step: Step, now: float) -> bool:

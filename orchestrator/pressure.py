@@ -77,6 +77,18 @@ class ProviderPressure:
             self.paused_since = now
         self.next_probe_at = max(self.next_probe_at, now + BALANCE_PROBE_S)
 
+    def take_tokens(self, now: float, wanted: int) -> int:
+        """Up to ``wanted`` requests of the rate budget, taken now without waiting."""
+        if not self.rate_per_s:
+            return wanted
+        elapsed = max(0.0, now - self._tokens_at)
+        burst = max(1.0, self.rate_per_s)
+        self._tokens = min(burst, self._tokens + elapsed * self.rate_per_s)
+        self._tokens_at = now
+        taken = min(wanted, int(self._tokens))
+        self._tokens -= taken
+        return taken
+
     async def take_token(self, clock: Callable[[], float]) -> None:
         """Wait for the request-rate budget (no-op without a rate)."""
         if not self.rate_per_s:

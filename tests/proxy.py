@@ -3,6 +3,10 @@
 ``async with round_robin_proxy(ports) as url:`` listens on a free loopback port. Each incoming
 connection goes to the next backend port in turn; a backend that refuses the connection (a dead
 replica) is skipped for the next one. Bytes are piped both ways until both sides are done.
+
+``async with faulty_proxy(port) as proxy:`` fronts one backend (a database) and lets a test
+cut every connection (``drop``), refuse new ones (``refuse``) and let them through again
+(``admit``): a server restart or a network outage, without touching the server.
 """
 
 from __future__ import annotations
@@ -69,11 +73,18 @@ class RoundRobin:
             await _close(writer)
             self._handlers.discard(task)
 
+    def drop(self) -> int:
+        """Reset every connection being piped (both sides); returns how many sides were cut.
+        New connections are still accepted."""
+        writers = list(self._writers)
+        for writer in writers:
+            writer.transport.abort()
+        return len(writers)
+
     async def aclose(self) -> None:
         """Drop every connection (both sides) and wait for their handlers to finish."""
         self.closing = True
-        for writer in list(self._writers):
-            writer.transport.abort()
+        self.drop()
         if self._handlers:
             _, stuck = await asyncio.wait(set(self._handlers), timeout=5)
             for task in stuck:
@@ -122,3 +133,54 @@ async def serving_round_robin(ports: Sequence[int]) -> AsyncIterator[tuple[str, 
         server.close()
         await balancer.aclose()
         await server.wait_closed()
+
+
+class FaultyProxy:
+    """One backend behind a proxy whose connections a test can cut and refuse."""
+
+    def __init__(self, backend_port: int) -> None:
+        self.balancer = RoundRobin([backend_port])
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self._server: asyncio.Server | None = None
+
+    @property
+    def connections(self) -> int:
+        """Connections piped to the backend so far."""
+        return len(self.balancer.picked)
+
+    async def admit(self) -> None:
+        """Listen (again): new connections go through."""
+        if self._server is None:
+            self._server = await asyncio.start_server(self.balancer.handle, HOST, self.port)
+
+    def drop(self) -> int:
+        """Reset every open connection; returns how many sides were cut."""
+        return self.balancer.drop()
+
+    async def refuse(self) -> None:
+        """Stop listening (a connection attempt is refused) and cut every open connection."""
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.close()
+            await server.wait_closed()
+        self.drop()
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        await self.balancer.aclose()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+
+@contextlib.asynccontextmanager
+async def faulty_proxy(backend_port: int) -> AsyncIterator[FaultyProxy]:
+    """A ``FaultyProxy`` in front of ``backend_port``, admitting connections."""
+    proxy = FaultyProxy(backend_port)
+    await proxy.admit()
+    try:
+        yield proxy
+    finally:
+        await proxy.aclose()

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from orchestrator.demo import free_port
 from tests.loopback import serve_app
-from tests.proxy import round_robin_proxy, serving_round_robin
+from tests.proxy import faulty_proxy, round_robin_proxy, serving_round_robin
 
 
 @contextlib.asynccontextmanager
@@ -148,3 +148,23 @@ async def test_closing_drops_open_connections_quietly(caplog: pytest.LogCaptureF
         writer.close()
         await writer.wait_closed()
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_faulty_proxy_drops_refuses_and_admits_again() -> None:
+    """``drop`` resets open connections, ``refuse`` makes new ones fail to connect, ``admit``
+    lets them through again on the same port."""
+    async with backend("a") as a, faulty_proxy(a) as proxy:
+        reader, writer = await connect(proxy.url)
+        assert await asyncio.wait_for(reader.readline(), 5) == b"a\n"
+        assert proxy.drop() == 2  # the client's side and the backend's side
+        with contextlib.suppress(ConnectionError):
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+        await proxy.refuse()
+        with pytest.raises(ConnectionRefusedError):
+            await connect(proxy.url)
+        await proxy.admit()
+        assert await exchange(proxy.url, b"again") == ("a", b"again")
+        assert proxy.connections == 2

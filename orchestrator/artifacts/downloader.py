@@ -22,6 +22,7 @@ from orchestrator import logs
 from orchestrator.artifacts.fetch import Fetched, FetchFailed, fetch
 from orchestrator.artifacts.models import Artifact, Download, DownloadStatus
 from orchestrator.artifacts.storage import ArtifactStorage, StorageUnavailable
+from orchestrator.backoff import Outage
 from orchestrator.models import EventDraft, PipelineView, StepError
 from orchestrator.schedule import jittered
 from orchestrator.store import Store, Transaction
@@ -69,7 +70,10 @@ class Downloader:
             clock=clock,
             concurrency=concurrency,
             tick_s=tick_s,
+            name="downloads",
+            logger=log,
         )
+        self._recording = Outage("recording downloads", log)
 
     def wake(self) -> None:
         self._loop.wake()
@@ -182,7 +186,8 @@ class Downloader:
                 after = _with_step_error(view, download.step, done.error or "", now)
             await tx.save([(view, after)], [event], now)
 
-        await self._store.run(job)
+        # Tried again while the database is away: the video is fetched (and stored) already.
+        await self._recording.retry(lambda: self._store.run(job))
 
     def _after_failure(
         self, download: Download, failure: FetchFailed, attempts: int, now: float

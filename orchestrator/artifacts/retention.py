@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.backoff import Outage
 from orchestrator.store import Store, Transaction
 
 log = logging.getLogger("reelay.artifacts")
@@ -63,12 +64,18 @@ class Pruner:
                 return deleted
 
     async def run(self) -> None:
+        """A pass every ``every_s``; a failed pass (the database or the storage away) is
+        tried again with backoff instead of an hour later."""
+        outage = Outage("deleting expired videos", log, max_s=min(60.0, self._every_s))
         while not self._stop.is_set():
+            wait = self._every_s
             try:
                 count = await self.run_once()
+            except Exception as exc:
+                wait = outage.failed(exc, outage.failures + 1)
+            else:
+                outage.recovered()
                 if count:
                     log.info("retention: deleted %d kept videos", count)
-            except Exception:
-                log.exception("retention pass failed; trying again later")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self._every_s)
+                await asyncio.wait_for(self._stop.wait(), wait)

@@ -276,6 +276,11 @@ class Transaction(WebhookWrites, ArtifactWrites):
         rows = await self._conn.fetch(q.ORPHANED_SUBMITS, (replica, alive_since))
         return [(r["pipeline_id"], r["idx"], r["claimed_by"]) for r in rows]
 
+    async def claimed_submits(self, replica: str) -> list[tuple[str, int]]:
+        """Submits in flight that ``replica`` claimed."""
+        rows = await self._conn.fetch(q.CLAIMED_SUBMITS, (replica,))
+        return [(r["pipeline_id"], r["idx"]) for r in rows]
+
     async def heartbeat(self, replica: str, now: float, forget_before: float) -> None:
         """This replica is alive; replicas silent since ``forget_before`` are forgotten."""
         host, pid = socket.gethostname(), os.getpid()

@@ -19,6 +19,8 @@ from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 
+from orchestrator.backoff import Outage
+from orchestrator.store.faults import store_unavailable
 from orchestrator.store.rows import Row
 from orchestrator.store.schema import apply_migrations
 
@@ -74,6 +76,18 @@ class _PostgresConnection:
 
     async def notify(self, payload: str) -> None:
         await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+
+class _QuietPoolFloor(logging.Filter):
+    """asyncpg's pool logs a traceback each time it fails to reconnect its idle connections;
+    while the database is away reelay's own loops already say so, once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return exc is None or not store_unavailable(exc)
+
+
+logging.getLogger("asyncpg.pool").addFilter(_QuietPoolFloor())
 
 
 def _set(event: asyncio.Event, *_: object) -> None:
@@ -139,23 +153,27 @@ class PostgresBackend:
         def heard(_conn: object, _pid: int, _channel: str, payload: str) -> None:
             on_notify(payload)
 
+        outage = Outage("listening for other replicas", log, max_s=_LISTEN_RETRY_S)
         while True:
+            lost = asyncio.Event()
+            conn = None
             try:
                 conn = await asyncpg.connect(self._dsn)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("cannot listen for other replicas (%s); retrying", exc)
-                await asyncio.sleep(_LISTEN_RETRY_S)
-                continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(functools.partial(_set, lost))
-            try:
+                conn.add_termination_listener(functools.partial(_set, lost))
                 await conn.add_listener(CHANNEL, heard)
+            except Exception as exc:  # refused, reset, server starting: all pass
+                if conn is not None:
+                    conn.terminate()
+                await asyncio.sleep(outage.failed(exc, outage.failures + 1))
+                continue
+            outage.recovered()
+            try:
                 on_notify("")  # whatever was missed while not listening
                 await lost.wait()
                 log.warning("lost the connection that listens for other replicas; reconnecting")
             finally:
                 with contextlib.suppress(Exception):
-                    await conn.close()
+                    await asyncio.wait_for(conn.close(), 1.0)
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -86,6 +86,10 @@ ORPHANED_SUBMITS = """
       )))
 """
 
+CLAIMED_SUBMITS = """
+    SELECT pipeline_id, idx FROM steps WHERE status = 'submitting' AND claimed_by = ?
+"""
+
 EVENTS_OF_PIPELINE = """
     SELECT id, pipeline_id, seq, type, step_idx, data, created_at FROM events
     WHERE pipeline_id = ? AND seq > ? ORDER BY seq LIMIT ?

@@ -7,6 +7,8 @@ batches its writes (``executemany``) to keep hops per transaction constant.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,6 +65,15 @@ class _SqliteConnection:
         """Nobody else writes this database."""
 
 
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """End a failed transaction so that the connection can start the next one. After a full
+    disk, an I/O error or a read-only file (also when COMMIT itself failed) SQLite may have
+    rolled back already, and ROLLBACK then fails: that is the state we want anyway."""
+    with contextlib.suppress(sqlite3.Error, ValueError):
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+
+
 class SqliteBackend:
     shared = False
 
@@ -88,14 +99,15 @@ class SqliteBackend:
     async def transaction(self) -> AsyncIterator[_SqliteConnection]:
         if self._writer is None:
             raise RuntimeError("store is not open")
+        writer = self._writer
         async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            await writer.execute("BEGIN IMMEDIATE")
             try:
-                yield _SqliteConnection(self._writer)
+                yield _SqliteConnection(writer)
+                await writer.execute("COMMIT")
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await _rollback(writer)
                 raise
-            await self._writer.execute("COMMIT")
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[_SqliteConnection]:

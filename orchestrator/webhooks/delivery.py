@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from orchestrator import logs
+from orchestrator.backoff import Outage
 from orchestrator.batching import Batcher
 from orchestrator.store import Store, Transaction
 from orchestrator.webhooks import retry
@@ -125,7 +126,10 @@ class Deliverer:
             concurrency=concurrency,
             tick_s=tick_s,
             min_batch=concurrency // 4,
+            name="webhook deliveries",
+            logger=log,
         )
+        self._recording = Outage("recording webhook attempts", log)
 
     def wake(self) -> None:
         self._loop.wake()
@@ -164,32 +168,41 @@ class Deliverer:
     async def _deliver(self, chain: list[Message], endpoint: Endpoint | None) -> None:
         """Send a chain in order; the first failure stops it and releases the rest."""
         recorded: list[asyncio.Future[None]] = []
-        for n, message in enumerate(chain):
-            now = self._clock()
-            if message.destination == PIPELINE_DESTINATION:
-                url, secrets = message.url, self._pipeline_secrets
-            elif endpoint is not None:
-                url, secrets = endpoint.url, endpoint.signing_secrets(now)
-            else:
-                break  # endpoint disabled since the claim; the leases run out and they wait
-            body = message.payload.encode()
-            delivery = await self._sender.send(
-                url, signed_headers(secrets, message.id, int(now), body), body
-            )
-            ok = delivery.status is not None and 200 <= delivery.status < 300
-            if not ok:
-                log.info(
-                    "webhook %s to %s failed: %s",
-                    message.id,
-                    message.destination,
-                    delivery.error or f"HTTP {delivery.status}",
-                    extra=logs.context(message.pipeline_id, message_id=message.id),
+        try:
+            for n, message in enumerate(chain):
+                now = self._clock()
+                if message.destination == PIPELINE_DESTINATION:
+                    url, secrets = message.url, self._pipeline_secrets
+                elif endpoint is not None:
+                    url, secrets = endpoint.url, endpoint.signing_secrets(now)
+                else:
+                    break  # endpoint disabled since the claim; the leases run out and they wait
+                body = message.payload.encode()
+                delivery = await self._sender.send(
+                    url, signed_headers(secrets, message.id, int(now), body), body
                 )
-            rest = [] if ok else [m.id for m in chain[n + 1 :]]
-            recorded.append(asyncio.ensure_future(self._records.submit((message, delivery, rest))))
-            if not ok:
-                break
-        await asyncio.gather(*recorded)
+                ok = delivery.status is not None and 200 <= delivery.status < 300
+                if not ok:
+                    log.info(
+                        "webhook %s to %s failed: %s",
+                        message.id,
+                        message.destination,
+                        delivery.error or f"HTTP {delivery.status}",
+                        extra=logs.context(message.pipeline_id, message_id=message.id),
+                    )
+                rest = [] if ok else [m.id for m in chain[n + 1 :]]
+                recorded.append(asyncio.ensure_future(self._record((message, delivery, rest))))
+                if not ok:
+                    break
+            await asyncio.gather(*recorded)
+        finally:  # stopped mid-chain: no recording keeps retrying after the store closes
+            for future in recorded:
+                future.cancel()
+
+    async def _record(self, outcome: tuple[Message, Delivery, list[str]]) -> None:
+        """Tried again while the database is away (until ``stop``: then the lease runs out
+        and the message is sent again, under the same id)."""
+        await self._recording.retry(lambda: self._records.submit(outcome))
 
     async def _write(
         self, tx: Transaction, outcomes: Sequence[tuple[Message, Delivery, list[str]]]
