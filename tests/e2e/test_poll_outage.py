@@ -9,10 +9,12 @@ came before them.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -63,7 +65,12 @@ def flaky_status_proxy(
     return Starlette(routes=[Route("/{path:path}", forward, methods=methods)])
 
 
-async def test_outage_then_lagging_404s_then_success_ends_succeeded(tmp_path: Path) -> None:
+async def test_outage_then_lagging_404s_then_success_ends_succeeded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every step ends succeeded; the outage was said once (fed by the provider HTTP
+    observer), and its end once."""
+    caplog.set_level(logging.INFO, "reelay.health")
     answered: Counter[str] = Counter()
     async with (
         running_sandbox(SandboxConfig(task_seconds=0)) as sandbox,
@@ -101,3 +108,7 @@ async def test_outage_then_lagging_404s_then_success_ends_succeeded(tmp_path: Pa
     # Every step met the whole outage and the whole lag before its task was seen.
     assert len(answered) == 9
     assert min(answered.values()) > OUTAGE + LAG
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "reelay.health"]
+    assert said[0][0] == logging.WARNING
+    assert said[0][1].startswith("provider octopusx degraded: its last 5 requests failed")
+    assert said[-1] == (logging.INFO, "provider octopusx recovered")
