@@ -223,9 +223,16 @@ _REPLICAS_V5 = [
 ]
 
 # "No such task" answers are counted apart from other poll failures: only an unbroken run of
-# them fails a step (a provider outage's 5xx must not count towards it).
+# them fails a step (a provider outage's 5xx must not count towards it). And one row that
+# /readyz rewrites to prove the database still takes writes.
 _NOT_FOUND_POLLS_V6 = [
     "ALTER TABLE steps ADD COLUMN not_found_polls INTEGER NOT NULL DEFAULT 0",
+    """
+    CREATE TABLE readiness (
+        id INTEGER PRIMARY KEY,
+        checked_at DOUBLE PRECISION NOT NULL
+    )
+    """,
 ]
 
 

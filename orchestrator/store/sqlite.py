@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import aiosqlite
 
+from orchestrator.store.faults import StoreClosed
 from orchestrator.store.rows import Row
 from orchestrator.store.schema import apply_migrations
 
@@ -87,7 +88,7 @@ class SqliteBackend:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteConnection]:
         if self._writer is None:
-            raise RuntimeError("store is not open")
+            raise StoreClosed("store is not open")
         async with self._lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -100,7 +101,7 @@ class SqliteBackend:
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[_SqliteConnection]:
         if self._reader is None:
-            raise RuntimeError("store is not open")
+            raise StoreClosed("store is not open")
         yield _SqliteConnection(self._reader)
 
     async def migrate(self) -> None:
