@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+from orchestrator import health as health_rules
 from orchestrator import logs
 from orchestrator import outcomes as outcome_rules
 from orchestrator import pipelines as pipeline_rules
@@ -91,6 +92,8 @@ class Engine:
             )
             for name in providers
         }
+        self.provider_health = health_rules.ProviderHealth(self._pressure, clock=clock)
+        """Which providers are degraded; feed it every exchange (``observe``)."""
         self._active: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -522,8 +525,9 @@ class Engine:
         return step.status is StepStatus.CANCELLED
 
     def health(self) -> dict[str, dict[str, object]]:
-        """Per provider: request window, cooldown, whether submissions are paused."""
-        return {name: p.health() for name, p in self._pressure.items()}
+        """Per provider: request window, cooldown, whether submissions are paused, whether
+        (and why) it is degraded."""
+        return self.provider_health.snapshot()
 
     def _feel(self, pressure: ProviderPressure, outcome: Outcome) -> None:
         error = outcome.error if isinstance(outcome, SubmitFailed | PollFailed) else None
@@ -533,6 +537,7 @@ class Engine:
             pressure.out_of_balance(self._clock())
         elif error is None:
             pressure.succeeded(submit=isinstance(outcome, Submitted))
+        self.provider_health.check(pressure.name)
 
     async def _adopt(
         self, tx: Transaction, now: float
@@ -621,7 +626,10 @@ class Engine:
     async def _record(self, outcomes: Sequence[Outcome]) -> None:
         now = self._clock()
 
+        failed: list[Step] = []
+
         async def job(tx: Transaction) -> None:
+            failed.clear()  # a job may be run again from the start
             views = await tx.load({o.key[0] for o in outcomes})
             working = dict(views)
             flags: list[EventDraft] = []
@@ -649,6 +657,8 @@ class Engine:
                     log.exception("outcome ignored", extra=logs.context(pid, idx))
                     continue
                 working[pid] = _with_step(view, step)
+                if step.status is StepStatus.FAILED and before.status is not StepStatus.FAILED:
+                    failed.append(step)
                 if overdue := outcome_rules.overdue(before, step, now, ctx):
                     flags.append(overdue)
             await _poll_now_if_called_back(tx, working, outcomes, now)
@@ -656,6 +666,8 @@ class Engine:
             await self._save(tx, changes, now, flags)
 
         await self._store.run(job)
+        for step in failed:
+            health_rules.step_failed(step)
 
     async def _save(
         self,

@@ -75,7 +75,9 @@ class Step:
     """Submit attempts made (each is one request that may have cost money)."""
     polls: int = 0
     poll_failures: int = 0
-    """Consecutive status requests that failed; reset by any good answer."""
+    """Consecutive status requests that failed; reset by any good answer (it paces polls)."""
+    not_found_polls: int = 0
+    """Consecutive status requests answered "no such task"; reset by any other answer."""
     next_at: float | None = None
     """pending: earliest submit (None while the parent is unfinished); in flight: next poll."""
     submitted_at: float | None = None

@@ -15,7 +15,8 @@ from orchestrator.providers.config import ProviderSettings
 from orchestrator.work import Outcome, Polled, PollFailed, SubmitFailed, Submitted
 
 TASK_NOT_FOUND_LIMIT = 5
-"""Consecutive 404s on a task we created before we believe it is gone (providers can lag)."""
+"""Consecutive 404s on a task we created before we believe it is gone (providers can lag).
+Only "no such task" answers count: a 5xx or a refused connection in between starts over."""
 
 _CODES: list[tuple[type[pe.ProviderError], str]] = [
     (pe.RateLimited, "RATE_LIMITED"),
@@ -93,12 +94,13 @@ def _submit_failed(step: Step, error: pe.ProviderError, now: float, ctx: Context
 def _poll_failed(step: Step, error: pe.ProviderError, now: float, ctx: Context) -> Step:
     if isinstance(error, pe.AuthError):
         return step_rules.fail(step, now, step_error(error))
-    if isinstance(error, pe.TaskNotFound) and step.poll_failures + 1 >= TASK_NOT_FOUND_LIMIT:
+    not_found = isinstance(error, pe.TaskNotFound)
+    if not_found and step.not_found_polls + 1 >= TASK_NOT_FOUND_LIMIT:
         return step_rules.fail(step, now, step_error(error))
     later = schedule.next_poll_at(now, step.polls + step.poll_failures + 1, ctx.settings, ctx.rng)
     if isinstance(error, pe.RateLimited) and error.retry_after is not None:
         later = max(later, now + min(error.retry_after, schedule.SUBMIT_BACKOFF_MAX_S))
-    return step_rules.poll_failed(step, now, later)
+    return step_rules.poll_failed(step, now, later, not_found=not_found)
 
 
 def overdue(before: Step, after: Step, now: float, ctx: Context) -> EventDraft | None:

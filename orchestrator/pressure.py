@@ -5,6 +5,8 @@
 - 402: submissions to the provider pause; one probe submit is let through per interval, and
   the first success resumes them. Waiting steps stay pending instead of failing.
 - An optional request rate per provider key, as a token bucket.
+
+Whether a provider is degraded, and the log lines saying so, are ``orchestrator.health``'s.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class ProviderPressure:
         self.window = max(1, self.window // 2)
         if retry_after is not None:
             self.cooldown_until = max(self.cooldown_until, now + min(retry_after, COOLDOWN_CAP_S))
-        log.warning(
+        log.debug(
             "%s rate-limited us: window %d, cooling down until %.0f",
             self.name,
             self.window,
@@ -64,12 +66,12 @@ class ProviderPressure:
     def succeeded(self, submit: bool) -> None:
         self.window = min(self.max_window, self.window + 1)
         if submit and self.paused_since is not None:
-            log.warning("%s accepts submits again: resuming", self.name)
+            log.debug("%s accepts submits again: resuming", self.name)
             self.paused_since = None
 
     def out_of_balance(self, now: float) -> None:
         if self.paused_since is None:
-            log.warning(
+            log.debug(
                 "%s answered 402 (insufficient balance): submissions paused, probing every %.0f s",
                 self.name,
                 BALANCE_PROBE_S,

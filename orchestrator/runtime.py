@@ -90,6 +90,7 @@ async def open_runtime(
     store = await open_store(settings.database_url)
     metrics = Metrics(store, providers)
     inbox: CallbackInbox | None = None
+    engine: Engine | None = None
     deliverer: Deliverer | None = None
     download_client = httpx.AsyncClient(
         transport=AiohttpTransport(max_connections=settings.artifact_concurrency * 2),
@@ -114,6 +115,7 @@ async def open_runtime(
             clock=clock,
             callback_url_for=_callback_urls(settings.public_url, tokens),
         )
+        provider_http.add_observer(engine.provider_health.observe)
         inbox = CallbackInbox(store, wake=engine.wake, clock=clock)
         parsers = {n: p.parse_callback for n, p in providers.items() if p.capabilities.callbacks}
         operations = Operations(store, providers, wake=engine.wake, clock=clock)
@@ -187,6 +189,8 @@ async def open_runtime(
         )
     finally:
         provider_http.remove_observer(metrics.provider_request)
+        if engine is not None:
+            provider_http.remove_observer(engine.provider_health.observe)
         if inbox is not None:
             await inbox.close()
         if deliverer is not None:

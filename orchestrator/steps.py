@@ -118,6 +118,7 @@ def retry(step: Step, now: float) -> Step:
         provider_task_id=None,
         polls=0,
         poll_failures=0,
+        not_found_polls=0,
         video_urls=(),
         urls_expire_at=None,
         submitted_at=None,
@@ -145,7 +146,7 @@ def observe(step: Step, status: TaskStatus, now: float, next_poll_at: float) -> 
     """Apply one observation of the provider task. Late or backward news changes nothing."""
     if not step.status.in_flight:
         return step
-    seen = replace(step, polls=step.polls + 1, poll_failures=0)
+    seen = replace(step, polls=step.polls + 1, poll_failures=0, not_found_polls=0)
     match status.state:
         case TaskState.SUCCEEDED:
             return move(
@@ -171,7 +172,16 @@ def observe(step: Step, status: TaskStatus, now: float, next_poll_at: float) -> 
             return replace(seen, updated_at=now, next_at=next_poll_at)
 
 
-def poll_failed(step: Step, now: float, next_poll_at: float) -> Step:
+def poll_failed(step: Step, now: float, next_poll_at: float, *, not_found: bool = False) -> Step:
+    """A status request failed. Every failure slows the polls down; only an unbroken run of
+    "no such task" answers (``not_found``) counts towards believing the task is gone, so an
+    outage (5xx, refused connections) never turns the next 404 into a verdict."""
     if not step.status.in_flight:
         return step
-    return replace(step, poll_failures=step.poll_failures + 1, next_at=next_poll_at, updated_at=now)
+    return replace(
+        step,
+        poll_failures=step.poll_failures + 1,
+        not_found_polls=step.not_found_polls + 1 if not_found else 0,
+        next_at=next_poll_at,
+        updated_at=now,
+    )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from orchestrator.api import routes, webhook_routes
 from orchestrator.api.errors import HANDLERS
 from orchestrator.api.metrics_route import metrics as metrics_route
 from orchestrator.api.openapi import build_openapi
+from orchestrator.api.outage import LOG_EVERY_S, StoreFaults, Throttle
+from orchestrator.api.readiness import WriteProbe
 from orchestrator.api.stream import stream_events
 from orchestrator.api.video_routes import step_video
 from orchestrator.artifacts.storage import ArtifactStorage
@@ -33,7 +37,9 @@ def create_api_app(
     storage: ArtifactStorage | None = None,
     provider_health: Callable[[], dict[str, dict[str, object]]] | None = None,
     metrics: Metrics | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
+    """``clock`` paces the outage log lines and the readiness probe's cache."""
     w = webhook_routes
     app = Starlette(
         routes=[
@@ -75,6 +81,7 @@ def create_api_app(
             Route("/metrics", metrics_route, methods=["GET"]),
         ],
         exception_handlers=dict[Any, Any](HANDLERS),
+        middleware=[Middleware(StoreFaults, throttle=Throttle(LOG_EVERY_S, clock))],
     )
     app.state.operations = operations
     app.state.webhooks = webhooks or WebhookOperations(store, wake=lambda: None)
@@ -82,6 +89,7 @@ def create_api_app(
     app.state.storage = storage
     app.state.provider_health = provider_health
     app.state.store = store
+    app.state.write_probe = WriteProbe(store, clock=clock)
     app.state.api_token = api_token
     app.state.openapi = build_openapi()
     app.state.metrics = metrics or Metrics(store)

@@ -24,6 +24,10 @@ class Unauthorized(Exception):
     pass
 
 
+class PayloadTooLarge(Exception):
+    """The request body is larger than the API reads."""
+
+
 def problem(
     status: int, code: str, message: str, fields: list[FieldErrorOut] | None = None
 ) -> Response:
@@ -64,6 +68,10 @@ async def handle_bad_request(request: Request, exc: Exception) -> Response:
     return problem(400, "bad_request", str(exc), fields)
 
 
+async def handle_too_large(request: Request, exc: Exception) -> Response:
+    return problem(413, "too_large", str(exc))
+
+
 async def handle_not_found(request: Request, exc: Exception) -> Response:
     return problem(404, "not_found", str(exc))
 
@@ -87,6 +95,7 @@ HANDLERS = {
     ValidationError: handle_validation,
     PlanRejected: handle_plan,
     BadRequest: handle_bad_request,
+    PayloadTooLarge: handle_too_large,
     NotFound: handle_not_found,
     Conflict: handle_conflict,
     Unauthorized: handle_unauthorized,

@@ -10,7 +10,9 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from orchestrator.api.errors import BadRequest, Unauthorized
+from orchestrator.api.errors import BadRequest, PayloadTooLarge, Unauthorized
+from orchestrator.api.outage import RETRY_AFTER_S
+from orchestrator.api.readiness import WriteProbe
 from orchestrator.api.schemas import (
     EventListOut,
     HealthOut,
@@ -55,10 +57,25 @@ def check_token(request: Request) -> None:
         raise Unauthorized("missing or invalid bearer token (REELAY_API_TOKEN)")
 
 
+async def read_body(request: Request) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed ``MAX_BODY``: from its
+    Content-Length, or while it streams in (never read whole first)."""
+    too_large = f"body larger than {MAX_BODY} bytes"
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge(too_large)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge(too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def read_json(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise BadRequest(f"body larger than {MAX_BODY} bytes")
+    body = await read_body(request)
     try:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -144,14 +161,25 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    try:
-        await request.app.state.store.ping()
-    except Exception as exc:
-        return _json(HealthOut(status="unavailable", detail={"database": repr(exc)}), 503)
-    detail: dict[str, Any] = {"database": "ok"}
+    """503 when the database does not take a write (with why, in a few words). A degraded
+    provider does not make reelay unready (its other providers work, and its steps wait):
+    it is named in ``detail.degraded_providers``, with each provider's state."""
+    probe: WriteProbe = request.app.state.write_probe
+    problem = await probe.problem()
+    detail: dict[str, Any] = {"database": problem or "ok"}
     health = request.app.state.provider_health
     if health is not None:
-        detail["providers"] = health()
+        providers: dict[str, dict[str, Any]] = health()
+        detail["degraded_providers"] = {
+            name: state.get("reasons", [])
+            for name, state in providers.items()
+            if state.get("degraded")
+        }
+        detail["providers"] = providers
+    if problem is not None:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        body = HealthOut(status="unavailable", detail=detail).model_dump_json()
+        return Response(body, 503, headers, media_type="application/json")
     return _json(HealthOut(status="ready", detail=detail))
 
 

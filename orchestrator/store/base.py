@@ -287,6 +287,10 @@ class Transaction(WebhookWrites, ArtifactWrites):
         await self._conn.execute(q.UPSERT_REPLICA, (replica, host, pid, now, now))
         await self._conn.execute(q.DELETE_GONE_REPLICAS, (forget_before,))
 
+    async def touch_readiness(self, now: float) -> None:
+        """A one-row write that proves the database takes writes (``/readyz``)."""
+        await self._conn.execute(q.TOUCH_READINESS, (now,))
+
     async def leave(self, replica: str) -> None:
         """This replica stops: whatever it still has in flight is orphaned at once."""
         await self._conn.execute(q.DELETE_REPLICA, (replica,))

@@ -1,49 +1,79 @@
-"""Which store errors mean "the database is unavailable right now" (worth trying again
-later) rather than a bug: lost or refused connections, a server shutting down or restarting,
-a locked, full or read-only SQLite file, an I/O error."""
+"""Which store errors mean "the database is unavailable right now" (an outage worth trying
+again later) rather than a bug, and how to say so in plain words.
+
+Background loops retry what ``store_unavailable`` accepts; the API answers it with 503 and
+``unavailable_reason``. Driver messages are never shown to clients: they name files, hosts
+and internals.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 
+
+class StoreClosed(RuntimeError):
+    """The store was closed (reelay is shutting down) or never opened."""
+
+
 # SQLite's primary result codes (the low byte of an extended code) for conditions that pass.
-_SQLITE_TRANSIENT = {
-    5,  # SQLITE_BUSY: database is locked
-    6,  # SQLITE_LOCKED
-    7,  # SQLITE_NOMEM
-    8,  # SQLITE_READONLY: attempt to write a readonly database
-    10,  # SQLITE_IOERR: disk I/O error
-    13,  # SQLITE_FULL: database or disk is full
-    14,  # SQLITE_CANTOPEN
-    15,  # SQLITE_PROTOCOL
+_SQLITE_REASONS = {
+    5: "the database is locked by another process",  # SQLITE_BUSY
+    6: "the database is locked by another process",  # SQLITE_LOCKED
+    7: "the database is out of memory",  # SQLITE_NOMEM
+    8: "the database files are read-only",  # SQLITE_READONLY
+    10: "the database disk failed (I/O error)",  # SQLITE_IOERR
+    13: "the database disk is full",  # SQLITE_FULL
+    14: "the database file cannot be opened",  # SQLITE_CANTOPEN
+    15: "the database is locked by another process",  # SQLITE_PROTOCOL
 }
-
-
-def _postgres_transient() -> tuple[type[BaseException], ...]:
-    try:
-        from asyncpg import exceptions as pg  # type: ignore[import-untyped]
-    except ModuleNotFoundError:
-        return ()
-    return (
-        pg.InterfaceError,  # includes ConnectionDoesNotExistError: the connection was lost
-        pg.PostgresConnectionError,  # class 08
-        pg.OperatorInterventionError,  # class 57: admin shutdown, cannot connect now, ...
-        pg.InsufficientResourcesError,  # class 53: disk full, too many connections
-        pg.DeadlockDetectedError,
-        pg.SerializationError,
-    )
-
-
-_POSTGRES_TRANSIENT = _postgres_transient()
+# SQLSTATE classes of an outage: connection exception, insufficient resources (disk full, too
+# many connections), operator intervention (shutdown, restart), system error.
+_POSTGRES_CLASSES = {
+    "08": "the connection to the database failed",
+    "53": "the database is out of resources (disk, memory or connections)",
+    "57": "the database is restarting or shutting down",
+    "58": "the database server failed",
+}
+_POSTGRES_STATES = {
+    "25006": "the database is read-only",  # a standby after a failover
+    "40001": "the database aborted a conflicting transaction",  # serialization failure
+    "40P01": "the database aborted a conflicting transaction",  # deadlock victim
+}
 
 
 def store_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be reached or written right now."""
-    if isinstance(exc, OSError):  # refused, reset, timed out (TimeoutError is an OSError)
-        return True
+    return unavailable_reason(exc) is not None
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """A short reason if ``exc`` means the database is unavailable; None if it is a bug."""
+    if isinstance(exc, StoreClosed):
+        return "reelay is shutting down"
     if isinstance(exc, sqlite3.Error):
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is not None:
-            return code & 0xFF in _SQLITE_TRANSIENT
-        return isinstance(exc, sqlite3.OperationalError)
-    return bool(_POSTGRES_TRANSIENT) and isinstance(exc, _POSTGRES_TRANSIENT)
+        return _sqlite_reason(exc)
+    if isinstance(exc, TimeoutError):
+        return "the database did not answer in time"
+    if isinstance(exc, OSError):  # refused, reset, unreachable
+        return "the database cannot be reached"
+    return _postgres_reason(exc)
+
+
+def _sqlite_reason(exc: sqlite3.Error) -> str | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return _SQLITE_REASONS.get(code & 0xFF)
+    return "the database failed" if isinstance(exc, sqlite3.OperationalError) else None
+
+
+def _postgres_reason(exc: BaseException) -> str | None:
+    try:
+        import asyncpg  # type: ignore[import-untyped]
+    except ModuleNotFoundError:
+        return None
+    if isinstance(exc, asyncpg.InterfaceError):  # ConnectionDoesNotExistError among them
+        return "the connection to the database was lost"
+    if not isinstance(exc, asyncpg.PostgresError):
+        return None
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return _POSTGRES_STATES.get(state) or _POSTGRES_CLASSES.get(state[:2])

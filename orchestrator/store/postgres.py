@@ -20,7 +20,7 @@ from typing import Any, cast
 import asyncpg  # type: ignore[import-untyped]
 
 from orchestrator.backoff import Outage
-from orchestrator.store.faults import store_unavailable
+from orchestrator.store.faults import StoreClosed, store_unavailable
 from orchestrator.store.rows import Row
 from orchestrator.store.schema import apply_migrations
 
@@ -115,7 +115,7 @@ class PostgresBackend:
 
     def _opened(self) -> asyncpg.Pool:
         if self._pool is None:
-            raise RuntimeError("store is not open")
+            raise StoreClosed("store is not open")
         return self._pool
 
     @asynccontextmanager

@@ -70,6 +70,10 @@ UPSERT_REPLICA = """
     ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
 """
 DELETE_REPLICA = "DELETE FROM replicas WHERE id = ?"
+TOUCH_READINESS = """
+    INSERT INTO readiness (id, checked_at) VALUES (1, ?)
+    ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at
+"""
 # Rows of replicas long gone, once none of their submits is left in flight.
 DELETE_GONE_REPLICAS = """
     DELETE FROM replicas WHERE heartbeat_at < ? AND NOT EXISTS (

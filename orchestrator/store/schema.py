@@ -222,6 +222,19 @@ _REPLICAS_V5 = [
     """,
 ]
 
+# "No such task" answers are counted apart from other poll failures: only an unbroken run of
+# them fails a step (a provider outage's 5xx must not count towards it). And one row that
+# /readyz rewrites to prove the database still takes writes.
+_NOT_FOUND_POLLS_V6 = [
+    "ALTER TABLE steps ADD COLUMN not_found_polls INTEGER NOT NULL DEFAULT 0",
+    """
+    CREATE TABLE readiness (
+        id INTEGER PRIMARY KEY,
+        checked_at DOUBLE PRECISION NOT NULL
+    )
+    """,
+]
+
 
 def migrations(dialect: Dialect) -> list[list[str]]:
     """Migration N (1-based) is ``migrations(d)[N - 1]``: statements run in one transaction."""
@@ -231,6 +244,7 @@ def migrations(dialect: Dialect) -> list[list[str]]:
         _webhooks_v3(dialect),
         _ARTIFACTS_V4,
         _REPLICAS_V5,
+        _NOT_FOUND_POLLS_V6,
     ]
 
 

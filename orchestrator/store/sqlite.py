@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import aiosqlite
 
+from orchestrator.store.faults import StoreClosed
 from orchestrator.store.rows import Row
 from orchestrator.store.schema import apply_migrations
 
@@ -98,7 +99,7 @@ class SqliteBackend:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteConnection]:
         if self._writer is None:
-            raise RuntimeError("store is not open")
+            raise StoreClosed("store is not open")
         writer = self._writer
         async with self._lock:
             await writer.execute("BEGIN IMMEDIATE")
@@ -112,7 +113,7 @@ class SqliteBackend:
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[_SqliteConnection]:
         if self._reader is None:
-            raise RuntimeError("store is not open")
+            raise StoreClosed("store is not open")
         yield _SqliteConnection(self._reader)
 
     async def migrate(self) -> None:
