@@ -26,6 +26,14 @@ _SQLITE_REASONS = {
     14: "the database file cannot be opened",  # SQLITE_CANTOPEN
     15: "the database is locked by another process",  # SQLITE_PROTOCOL
 }
+_SQLITE_WORDS = (
+    ("full", _SQLITE_REASONS[13]),
+    ("readonly", _SQLITE_REASONS[8]),
+    ("read-only", _SQLITE_REASONS[8]),
+    ("locked", _SQLITE_REASONS[5]),
+    ("unable to open", _SQLITE_REASONS[14]),
+    ("disk i/o", _SQLITE_REASONS[10]),
+)
 # SQLSTATE classes of an outage: connection exception, insufficient resources (disk full, too
 # many connections), operator intervention (shutdown, restart), system error.
 _POSTGRES_CLASSES = {
@@ -63,7 +71,10 @@ def _sqlite_reason(exc: sqlite3.Error) -> str | None:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
         return _SQLITE_REASONS.get(code & 0xFF)
-    return "the database failed" if isinstance(exc, sqlite3.OperationalError) else None
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    said = str(exc).lower()  # raised without a result code (by aiosqlite, or a test)
+    return next((why for word, why in _SQLITE_WORDS if word in said), "the database failed")
 
 
 def _postgres_reason(exc: BaseException) -> str | None:
