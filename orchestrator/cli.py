@@ -69,7 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--aspect-ratio")
     submit.add_argument("--resolution")
     submit.add_argument("--webhook-url")
-    submit.add_argument("--json", metavar="FILE", help="full request body from FILE ('-' = stdin)")
+    submit.add_argument(
+        "--json",
+        metavar="FILE",
+        help="request body from FILE ('-' = stdin); other flags override its fields",
+    )
     submit.add_argument("--idempotency-key")
     submit.add_argument("--wait", action="store_true", help="show live progress until the end")
 
@@ -85,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
 
     cancel = sub.add_parser("cancel", help="cancel a pipeline")
     cancel.add_argument("id")
+
+    retry = sub.add_parser(
+        "retry", help="submit a pipeline's failed and held (ambiguous) steps again"
+    )
+    retry.add_argument("id")
 
     fetch = sub.add_parser("fetch", help="download a pipeline's final video(s)")
     fetch.add_argument("id")
@@ -110,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _body(args: argparse.Namespace) -> dict[str, Any]:
+    """The request body: from --json if given, with the other flags overriding its fields."""
+    body: dict[str, Any] = {}
     if args.json:
         if args.json == "-":
             text = sys.stdin.read()
@@ -117,23 +128,23 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
             with open(args.json, encoding="utf-8") as f:
                 text = f.read()
         try:
-            body: dict[str, Any] = json.loads(text)
+            body = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--json: not valid JSON ({exc})") from exc
-        return body
-    if not args.provider or not args.prompt:
-        raise UsageError("submit needs --provider and --prompt (or --json FILE)")
-    body = {"provider": args.provider, "prompt": args.prompt}
-    for key in ("tier", "model", "webhook_url"):
+        if not isinstance(body, dict):
+            raise UsageError("--json: the request body must be a JSON object")
+    for key in ("provider", "prompt", "tier", "model", "webhook_url"):
         if getattr(args, key):
             body[key] = getattr(args, key)
+    if not body.get("provider") or not body.get("prompt"):
+        raise UsageError("submit needs --provider and --prompt (or --json FILE)")
     params = {k: getattr(args, k) for k in ("aspect_ratio", "resolution") if getattr(args, k)}
     if params:
-        body["params"] = params
+        body["params"] = {**(body.get("params") or {}), **params}
     extends: list[dict[str, Any]] = [{"prompt": p} for p in args.extend]
     extends += [{"prompt": p, "from": 0} for p in args.branch]
     if extends:
-        body["extends"] = extends
+        body["extends"] = [*(body.get("extends") or []), *extends]
     return body
 
 
@@ -163,6 +174,9 @@ async def _client_command(args: argparse.Namespace) -> int:
                 print(f"more: reelay list --cursor {page['next_cursor']}")
         elif args.command == "cancel":
             print((await client.cancel(args.id))["status"])
+        elif args.command == "retry":
+            pipeline = await client.request("POST", f"/v1/pipelines/{args.id}/retry")
+            print("\n".join(pipeline_block(pipeline)))
         elif args.command == "fetch":
             return await _fetch(client, args.id, Path(args.dir), every_step=args.all)
         elif args.command == "watch":

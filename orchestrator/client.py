@@ -2,16 +2,69 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
+
+# The server is restarting, or a proxy in front of it cannot reach it, or its store is down.
+_UNAVAILABLE = frozenset({502, 503, 504})
 
 
 class ApiError(Exception):
     """The API refused a request or could not be reached; the message is one clear line."""
+
+
+class Unreachable(ApiError):
+    """No answer from reelay, or one saying it is unavailable for now: worth trying again."""
+
+
+class Patience:
+    """How a following command (``watch``, ``submit --wait``) waits for reelay to come back.
+
+    ``wait`` is called after each failed attempt: the first prints one line that it is
+    reconnecting, each sleeps a growing delay (up to ``max_delay_s``), and once reelay has been
+    unreachable for ``give_up_s`` it raises ApiError. ``ok`` is called after each success.
+    """
+
+    def __init__(
+        self,
+        err: TextIO | None = None,
+        *,
+        give_up_s: float = 60.0,
+        first_delay_s: float = 0.25,
+        max_delay_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._err = err or sys.stderr
+        self._give_up_s = give_up_s
+        self._first_delay_s = first_delay_s
+        self._max_delay_s = max_delay_s
+        self._clock = clock
+        self._sleep = sleep
+        self._down_since: float | None = None
+        self._delay = first_delay_s
+
+    def ok(self) -> None:
+        self._down_since = None
+        self._delay = self._first_delay_s
+
+    async def wait(self, exc: Exception) -> None:
+        now = self._clock()
+        if self._down_since is None:
+            self._down_since = now
+            self._err.write(f"reelay: {exc}; reconnecting (for up to {self._give_up_s:g} s)\n")
+            self._err.flush()
+        elif now - self._down_since >= self._give_up_s:
+            raise ApiError(f"gave up after {self._give_up_s:g} s without reelay: {exc}") from exc
+        await self._sleep(self._delay)
+        self._delay = min(self._delay * 2, self._max_delay_s)
 
 
 class ApiClient:
@@ -40,13 +93,18 @@ class ApiClient:
                 method, path, json=json, params=params, headers=headers
             )
         except httpx.HTTPError as exc:
-            raise ApiError(
-                f"cannot reach reelay at {self._base_url} ({type(exc).__name__}); is "
-                "`reelay serve` running and REELAY_API_URL right?"
-            ) from exc
+            raise self._unreachable(exc) from exc
+        if response.status_code in _UNAVAILABLE:
+            raise Unreachable(_describe(response))
         if response.status_code >= 400:
             raise ApiError(_describe(response))
         return response.json()
+
+    def _unreachable(self, exc: Exception) -> Unreachable:
+        return Unreachable(
+            f"cannot reach reelay at {self._base_url} ({type(exc).__name__}); is "
+            "`reelay serve` running and REELAY_API_URL right?"
+        )
 
     @contextlib.asynccontextmanager
     async def stream(self, path: str, headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
@@ -57,13 +115,11 @@ class ApiClient:
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise ApiError(_describe(response))
+                    error = Unreachable if response.status_code in _UNAVAILABLE else ApiError
+                    raise error(_describe(response))
                 yield response
         except httpx.ConnectError as exc:
-            raise ApiError(
-                f"cannot reach reelay at {self._base_url} ({type(exc).__name__}); is "
-                "`reelay serve` running and REELAY_API_URL right?"
-            ) from exc
+            raise self._unreachable(exc) from exc
 
     async def download(self, path: str, target: Path) -> int:
         """Stream a binary resource to ``target`` (written atomically); returns its size."""

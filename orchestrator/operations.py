@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 
@@ -10,6 +11,13 @@ from orchestrator.models import Event, PipelineStatus, PipelineView, new_pipelin
 from orchestrator.plans import ExtendSpec, PipelineRequest, plan, plan_extend
 from orchestrator.providers.base import Provider
 from orchestrator.store import Store, Transaction
+
+_PIPELINE_ID = re.compile(r"pl_[0-9a-f]{24}")
+
+
+def is_pipeline_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a pipeline id (listing's cursor is one)."""
+    return _PIPELINE_ID.fullmatch(value) is not None
 
 
 class NotFound(Exception):
@@ -28,11 +36,13 @@ class Operations:
         *,
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        allow_private_webhooks: bool = False,
     ) -> None:
         self._store = store
         self._providers = providers
         self._wake = wake
         self._clock = clock
+        self._allow_private_webhooks = allow_private_webhooks
 
     async def create(
         self, request: PipelineRequest, idempotency_key: str | None = None
@@ -45,6 +55,7 @@ class Operations:
             pipeline_id=new_pipeline_id(now),
             now=now,
             idempotency_key=idempotency_key,
+            allow_private_webhooks=self._allow_private_webhooks,
         )
 
         async def job(tx: Transaction) -> tuple[PipelineView, bool]:
@@ -86,8 +97,6 @@ class Operations:
             if view is None:
                 raise NotFound(f"no pipeline {pipeline_id}")
             if view.pipeline.status.finished:
-                if view.pipeline.status == "cancelled":
-                    return view
                 raise Conflict(f"pipeline {pipeline_id} already {view.pipeline.status}")
             after = pipeline_rules.cancel(view, now)
             await tx.save([(view, after)], pipeline_rules.events_between(view, after), now)

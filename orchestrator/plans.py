@@ -11,13 +11,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from orchestrator.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
 from orchestrator.pipelines import depth
 from orchestrator.providers.base import Provider, Tier, VideoParams
 from orchestrator.providers.errors import InvalidRequest
 from orchestrator.settings import PROVIDER_NAMES
+from orchestrator.webhooks.ssrf import registration_refusal
+
+
+def _not_blank(prompt: str) -> str:
+    """A prompt of only whitespace would be sent, and paid for, as an empty one."""
+    if not prompt.strip():
+        raise PydanticCustomError("blank", "must not be blank (only whitespace)")
+    return prompt
 
 
 class ExtendSpec(BaseModel):
@@ -30,6 +39,11 @@ class ExtendSpec(BaseModel):
     model: str | None = Field(default=None, description="Extend model; default per provider")
     params: VideoParams = VideoParams()
     provider_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, prompt: str) -> str:
+        return _not_blank(prompt)
 
 
 class PipelineRequest(BaseModel):
@@ -44,6 +58,11 @@ class PipelineRequest(BaseModel):
     extends: list[ExtendSpec] = Field(default_factory=list, max_length=100)
     webhook_url: str | None = Field(default=None, pattern=r"^https?://")
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, prompt: str) -> str:
+        return _not_blank(prompt)
 
     def fingerprint(self) -> str:
         """Identifies the request's content, for idempotency-key comparison."""
@@ -98,6 +117,7 @@ def plan(
     pipeline_id: str,
     now: float,
     idempotency_key: str | None = None,
+    allow_private_webhooks: bool = False,
 ) -> PipelineView:
     provider = providers.get(request.provider)
     if provider is None:
@@ -106,6 +126,10 @@ def plan(
             [FieldProblem("provider", f"unknown provider {request.provider!r}; one of {known}")]
         )
     problems: list[FieldProblem] = []
+    if request.webhook_url is not None:
+        refusal = registration_refusal(request.webhook_url, allow_private=allow_private_webhooks)
+        if refusal is not None:
+            problems.append(FieldProblem("webhook_url", refusal))
     base_model = ""
     try:
         base_model = provider.resolve_model(request.tier, request.model)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from orchestrator.client import ApiClient
+from orchestrator.client import ApiClient, Patience, Unreachable
 
 FINISHED = {"succeeded", "failed", "cancelled"}
 
@@ -24,7 +24,7 @@ def pipeline_block(p: dict[str, Any]) -> list[str]:
     return [head] + [f"  {step_line(s)}" for s in p["steps"]]
 
 
-def _settled(p: dict[str, Any]) -> bool:
+def settled(p: dict[str, Any]) -> bool:
     """Finished, or waiting on an operator because a step is ambiguous."""
     if p["status"] in FINISHED:
         return True
@@ -38,14 +38,23 @@ async def watch(
     *,
     out: TextIO | None = None,
     interval: float = 0.5,
+    patience: Patience | None = None,
 ) -> list[dict[str, Any]]:
-    """Follow pipelines until all have finished; returns their final JSON."""
+    """Follow pipelines until all have finished (or wait on an operator); returns their final
+    JSON. While reelay is unreachable (a restart) it keeps trying, within ``patience``."""
     out = out or sys.stdout
+    patience = patience or Patience()
     tty = out.isatty()
     seen: dict[str, str] = {}
     drawn = 0
     while True:
-        pipelines = [await client.get(pid) for pid in pipeline_ids]
+        try:
+            pipelines = [await client.get(pid) for pid in pipeline_ids]
+        except Unreachable as exc:
+            await patience.wait(exc)
+            drawn = 0  # the reconnecting line broke the redrawn table
+            continue
+        patience.ok()
         if tty:
             lines = [line for p in pipelines for line in pipeline_block(p)]
             if drawn:
@@ -61,6 +70,6 @@ async def watch(
                         seen[key] = line
                         out.write(f"{p['id']} {p['provider']:<9} {line}\n")
         out.flush()
-        if all(_settled(p) for p in pipelines):
+        if all(settled(p) for p in pipelines):
             return pipelines
         await asyncio.sleep(interval)

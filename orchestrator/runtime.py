@@ -17,6 +17,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from orchestrator.activity import ActivityLog
 from orchestrator.api import create_api_app
 from orchestrator.artifacts.downloader import Downloader
 from orchestrator.artifacts.retention import Pruner
@@ -118,7 +119,13 @@ async def open_runtime(
         provider_http.add_observer(engine.provider_health.observe)
         inbox = CallbackInbox(store, wake=engine.wake, clock=clock)
         parsers = {n: p.parse_callback for n, p in providers.items() if p.capabilities.callbacks}
-        operations = Operations(store, providers, wake=engine.wake, clock=clock)
+        operations = Operations(
+            store,
+            providers,
+            wake=engine.wake,
+            clock=clock,
+            allow_private_webhooks=settings.webhook_allow_private,
+        )
         hook_secrets = await webhook_secrets(store, settings)
         deliverer = Deliverer(
             store,
@@ -142,6 +149,7 @@ async def open_runtime(
             tick_s=settings.engine_tick_s,
         )
         store.add_commit_listener(downloader.wake)
+        store.add_commit_listener(ActivityLog(store, await store.last_event_id()).wake)
         pruner = (
             Pruner(store, storage, settings.artifact_retention_days * 86_400, clock=clock)
             if settings.artifact_retention_days
@@ -154,7 +162,9 @@ async def open_runtime(
                 "REELAY_ARTIFACT_S3_BUCKET so that any replica can serve every video",
                 settings.data_dir,
             )
-        webhooks = WebhookOperations(store, wake=deliverer.wake, clock=clock)
+        webhooks = WebhookOperations(
+            store, wake=deliverer.wake, clock=clock, allow_private=settings.webhook_allow_private
+        )
         token = settings.api_token.get_secret_value() if settings.api_token else None
         yield Runtime(
             settings=settings,

@@ -87,7 +87,17 @@ def ambiguous(step: Step, now: float, error: StepError) -> Step:
     """The submit may have created a task we know nothing of: hold it for a decision."""
     if step.status is S.CANCELLED:
         return step
-    return move(step, S.AMBIGUOUS, now, error=error, next_at=None)
+    held = StepError(error.code, f"{error.message}. {held_advice(step.pipeline_id)}")
+    return move(step, S.AMBIGUOUS, now, error=held, next_at=None)
+
+
+def held_advice(pipeline_id: str) -> str:
+    """What an operator does about a held step; it ends every held step's error message."""
+    return (
+        "Submit outcome unknown: the provider may have created (and charge for) a task. Check "
+        f"with the provider, then `reelay retry {pipeline_id}` to submit it again or "
+        f"`reelay cancel {pipeline_id}`"
+    )
 
 
 def cancel(step: Step, now: float) -> Step:

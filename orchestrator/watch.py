@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -10,10 +9,10 @@ from typing import Any, TextIO
 
 import httpx
 
-from orchestrator.client import ApiClient, ApiError
+from orchestrator.client import ApiClient, Patience, Unreachable
+from orchestrator.progress import FINISHED, settled
 
 FINAL = {"pipeline.succeeded", "pipeline.failed", "pipeline.cancelled"}
-_RECONNECT_S = 1.0
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -41,26 +40,52 @@ async def _messages(response: httpx.Response) -> AsyncIterator[dict[str, str]]:
             fields[key] = value.removeprefix(" ")
 
 
-async def watch_events(client: ApiClient, pipeline_id: str, *, out: TextIO | None = None) -> str:
-    """Print events until the pipeline finishes; returns its final status."""
+async def watch_events(
+    client: ApiClient,
+    pipeline_id: str,
+    *,
+    out: TextIO | None = None,
+    patience: Patience | None = None,
+) -> str:
+    """Print the pipeline's events until it ends; returns its final status ("held" when it
+    waits on an operator). A terminal event ends the watch only if it is the pipeline's latest
+    event: after an extend, a finished pipeline runs again, and its old end is history."""
     out = out or sys.stdout
+    patience = patience or Patience()
     last_id: str | None = None
+    shown = 0
     while True:
         headers = {"Last-Event-ID": last_id} if last_id else {}
         try:
             async with client.stream(
                 f"/v1/events/stream?pipeline_id={pipeline_id}", headers
             ) as response:
+                patience.ok()
                 async for message in _messages(response):
                     if "data" not in message:
                         continue
                     event = json.loads(message["data"])
-                    last_id = message.get("id", last_id)
-                    out.write(describe(event) + "\n")
-                    out.flush()
-                    if event["type"] in FINAL:
-                        return str(event["type"]).split(".", 1)[1]
-        except httpx.TransportError:
-            await asyncio.sleep(_RECONNECT_S)  # resume where we were with Last-Event-ID
-        except ApiError:
-            raise
+                    if event["seq"] > shown:
+                        out.write(describe(event) + "\n")
+                        out.flush()
+                        shown = event["seq"]
+                    ended = await _ended(client, pipeline_id, event)
+                    last_id = message.get("id", last_id)  # after the check: a drop replays it
+                    if ended is not None:
+                        return ended
+        except (Unreachable, httpx.TransportError) as exc:
+            await patience.wait(exc)  # then resume where we were with Last-Event-ID
+
+
+async def _ended(client: ApiClient, pipeline_id: str, event: dict[str, Any]) -> str | None:
+    """The pipeline's final status if ``event`` ends the watch, else None."""
+    if event["type"] in FINAL:
+        later = await client.request(
+            "GET", f"/v1/pipelines/{pipeline_id}/events", params={"after": event["seq"], "limit": 1}
+        )
+        return None if later["items"] else str(event["type"]).split(".", 1)[1]
+    if event["type"] == "step.ambiguous":
+        pipeline = await client.get(pipeline_id)
+        if pipeline["status"] not in FINISHED and settled(pipeline):
+            return "held"
+    return None

@@ -23,7 +23,7 @@ from orchestrator.api.schemas import (
     pipeline_out,
 )
 from orchestrator.models import PipelineStatus, PipelineView
-from orchestrator.operations import Operations
+from orchestrator.operations import Operations, is_pipeline_id
 from orchestrator.plans import ExtendSpec, PipelineRequest
 from orchestrator.store import Store
 
@@ -119,6 +119,9 @@ async def list_pipelines(request: Request) -> Response:
         allowed = ", ".join(PipelineStatus)
         raise BadRequest(f"status must be one of {allowed}", field="status")
     limit = _int_param(request, "limit", 50, 1, 500)
+    given = request.query_params.get("cursor")
+    if given is not None and not is_pipeline_id(given):
+        raise BadRequest("cursor must be the next_cursor of a previous page", field="cursor")
     views = await ops(request).list_pipelines(
         status=status,
         provider=request.query_params.get("provider"),

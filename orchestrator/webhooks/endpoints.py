@@ -18,6 +18,7 @@ from orchestrator.webhooks.models import (
     new_id,
 )
 from orchestrator.webhooks.signing import new_secret
+from orchestrator.webhooks.ssrf import registration_refusal
 
 
 class InvalidEndpoint(Exception):
@@ -43,15 +44,24 @@ class WebhookOperations:
         *,
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        allow_private: bool = False,
     ) -> None:
         self._store = store
         self._wake = wake
         self._clock = clock
+        self._allow_private = allow_private
+        """REELAY_WEBHOOK_ALLOW_PRIVATE: whether loopback and private destinations are sent to."""
+
+    def _check_url(self, url: str) -> None:
+        reason = registration_refusal(url, allow_private=self._allow_private)
+        if reason is not None:
+            raise InvalidEndpoint("url", reason)
 
     async def create(
         self, url: str, event_types: Sequence[str], description: str, enabled: bool
     ) -> tuple[Endpoint, str]:
         """The new endpoint and its secret (returned only here)."""
+        self._check_url(url)
         check_event_types(event_types)
         now = self._clock()
         secret = new_secret()
@@ -90,6 +100,8 @@ class WebhookOperations:
         description: str | None = None,
         enabled: bool | None = None,
     ) -> Endpoint:
+        if url is not None:
+            self._check_url(url)
         if event_types is not None:
             check_event_types(event_types)
         now = self._clock()

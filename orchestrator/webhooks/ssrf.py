@@ -124,6 +124,32 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
         raise Refused(f"webhook URL points at a {reason}")
 
 
+ALLOW_PRIVATE_SETTING = "REELAY_WEBHOOK_ALLOW_PRIVATE"
+
+
+def registration_refusal(url: str, *, allow_private: bool) -> str | None:
+    """Why every delivery to ``url`` would be refused, as far as the URL alone tells (a literal
+    non-public IP, ``localhost``); None if it may be sent to. Names resolving to private
+    addresses are refused when sending: a registration does no DNS."""
+    try:
+        check_url(url, allow_private=True)
+    except Refused as exc:
+        return exc.reason
+    if allow_private:
+        return None
+    host = (URL(url).host or "").rstrip(".").lower()
+    try:
+        if host == "localhost" or host.endswith(".localhost"):
+            raise Refused(f"webhook URL host {host!r} is a loopback name")
+        check_url(url, allow_private=False)
+    except Refused as exc:
+        return (
+            f"{exc.reason}, so every delivery would be refused; {ALLOW_PRIVATE_SETTING}=true "
+            "allows loopback and private destinations (local development only)"
+        )
+    return None
+
+
 class GuardedResolver(AbstractResolver):
     """Resolves through ``inner``; raises Refused if any address of the host is not public."""
 

@@ -238,3 +238,24 @@ async def test_message_routes(api: Api) -> None:
     bulk = await api.client.post("/v1/webhook-messages/redeliver", json={"since": 0})
     assert bulk.json() == {"redelivered": 0}
     assert (await api.client.get("/v1/webhook-messages", params={"status": "x"})).status_code == 400
+
+
+async def test_webhook_endpoint_on_a_private_address_is_refused(api: Api, store: Store) -> None:
+    """Registering (or moving) an endpoint to loopback is 422 naming url and the setting; a
+    public http:// URL is accepted; with REELAY_WEBHOOK_ALLOW_PRIVATE loopback is accepted."""
+    for url in ("http://127.0.0.1:8080/h", "https://localhost/h", "https://10.1.2.3/h"):
+        refused = await api.client.post("/v1/webhook-endpoints", json={"url": url})
+        assert refused.status_code == 422, url
+        [field] = refused.json()["error"]["fields"]
+        assert field["field"] == "url"
+        assert "REELAY_WEBHOOK_ALLOW_PRIVATE" in field["message"]
+    created = await api.client.post("/v1/webhook-endpoints", json={"url": "http://x.example/h"})
+    assert created.status_code == 201
+    moved = await api.client.patch(
+        f"/v1/webhook-endpoints/{created.json()['id']}", json={"url": "http://127.0.0.1/h"}
+    )
+    assert moved.status_code == 422
+    assert moved.json()["error"]["fields"][0]["field"] == "url"
+    lenient = WebhookOperations(store, allow_private=True)
+    endpoint, _ = await lenient.create("http://127.0.0.1:8080/h", [], "", True)
+    assert endpoint.url == "http://127.0.0.1:8080/h"

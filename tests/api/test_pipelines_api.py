@@ -180,3 +180,56 @@ async def test_openapi_describes_every_route(api: httpx.AsyncClient, store: Stor
     assert served == documented
     refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
     assert refs <= set(spec["components"]["schemas"])
+
+
+async def test_blank_prompts_are_refused(api: httpx.AsyncClient) -> None:
+    """A prompt of only whitespace (base, extend in the body, or extend on demand) is 422
+    naming the field, and nothing is stored."""
+    body = {**BODY, "prompt": " \n\t", "extends": [{"prompt": "  ", "from": 0}]}
+    refused = await api.post("/v1/pipelines", json=body)
+    assert refused.status_code == 422
+    fields = [f["field"] for f in refused.json()["error"]["fields"]]
+    assert fields == ["prompt", "extends[0].prompt"]
+    assert (await api.get("/v1/pipelines")).json()["items"] == []
+    pid = (await api.post("/v1/pipelines", json=BODY)).json()["id"]
+    extend = await api.post(f"/v1/pipelines/{pid}/extends", json={"prompt": " ", "from": 0})
+    assert extend.status_code == 422
+    assert [f["field"] for f in extend.json()["error"]["fields"]] == ["prompt"]
+
+
+async def test_cancelling_an_ended_pipeline_is_409(api: httpx.AsyncClient) -> None:
+    """A second cancel is a conflict, as for any pipeline that already ended."""
+    pid = (await api.post("/v1/pipelines", json=BODY)).json()["id"]
+    assert (await api.post(f"/v1/pipelines/{pid}/cancel")).status_code == 200
+    again = await api.post(f"/v1/pipelines/{pid}/cancel")
+    assert again.status_code == 409
+    assert "cancelled" in again.json()["error"]["message"]
+
+
+async def test_malformed_cursor_is_400(api: httpx.AsyncClient) -> None:
+    """A cursor that is not a pipeline id is refused naming it, not answered with no items."""
+    bad = await api.get("/v1/pipelines", params={"cursor": "garbage"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["fields"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9000/hook", "https://localhost/hook", "https://[::1]/h"]
+)
+async def test_private_webhook_url_is_refused_at_create(
+    api: httpx.AsyncClient, store: Store, url: str
+) -> None:
+    """A webhook_url every delivery would refuse is 422 naming webhook_url and the setting
+    that allows it; with the setting on it is accepted."""
+    refused = await api.post("/v1/pipelines", json={**BODY, "webhook_url": url})
+    assert refused.status_code == 422
+    [field] = refused.json()["error"]["fields"]
+    assert field["field"] == "webhook_url"
+    assert "REELAY_WEBHOOK_ALLOW_PRIVATE" in field["message"]
+    lenient = Operations(store, {"fake": FakeProvider()}, allow_private_webhooks=True)
+    app = create_api_app(lenient, store, api_token=None)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as client:
+        accepted = await client.post("/v1/pipelines", json={**BODY, "webhook_url": url})
+    assert accepted.status_code == 201

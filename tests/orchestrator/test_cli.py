@@ -216,3 +216,61 @@ def test_fetch_without_kept_video_is_one_line(
     err = capsys.readouterr().err
     assert "no kept video yet" in err
     assert err.count("\n") == 1
+
+
+def test_list_with_a_bad_cursor_is_one_line(
+    api_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cursor that is no pipeline id is an error naming it, exit code 2 (not an empty list)."""
+    monkeypatch.setenv("REELAY_API_URL", api_url)
+    monkeypatch.setenv("REELAY_API_TOKEN", "tok")
+    assert main(["list", "--cursor", "garbage"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert "cursor" in captured.err
+
+
+def test_submit_json_with_flags_overrides_the_file(
+    api_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With --json, --provider/--prompt replace the file's fields and --extend adds a step
+    after the file's extends."""
+    import json
+
+    monkeypatch.setenv("REELAY_API_URL", api_url)
+    monkeypatch.setenv("REELAY_API_TOKEN", "tok")
+    body = tmp_path / "p.json"
+    body.write_text(
+        json.dumps({"provider": "nope", "prompt": "file", "extends": [{"prompt": "e1"}]})
+    )
+    assert main(["submit", "--json", str(body), "--provider", "fake", "--extend", "e2"]) == 0
+    pid = capsys.readouterr().out.strip()
+    assert main(["status", pid, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["provider"] == "fake"
+    assert [(s["prompt"], s["parent"]) for s in shown["steps"]] == [
+        ("file", None),
+        ("e1", 0),
+        ("e2", 1),
+    ]
+
+
+def test_retry_reports_the_conflict_in_one_line(
+    api_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """retry calls the API's retry route: a cancelled pipeline cannot be retried (409)."""
+    monkeypatch.setenv("REELAY_API_URL", api_url)
+    monkeypatch.setenv("REELAY_API_TOKEN", "tok")
+    assert main(["submit", "--provider", "fake", "--prompt", "a"]) == 0
+    pid = capsys.readouterr().out.strip()
+    assert main(["cancel", pid]) == 0
+    capsys.readouterr()
+    assert main(["retry", pid]) == 2
+    err = capsys.readouterr().err
+    assert "409" in err
+    assert "cancelled" in err
+    assert err.count("\n") == 1

@@ -127,3 +127,17 @@ def test_ambiguous_holds_without_next_time() -> None:
     held = steps.ambiguous(make(StepStatus.SUBMITTING), NOW, StepError("OUTCOME_UNKNOWN", "x"))
     assert held.status is StepStatus.AMBIGUOUS
     assert held.next_at is None
+
+
+def test_held_step_says_what_to_do() -> None:
+    """A held step's error keeps its cause and tells the operator to check with the provider,
+    then retry or cancel, naming the pipeline."""
+    held = steps.ambiguous(
+        make(StepStatus.SUBMITTING), NOW, StepError("OUTCOME_UNKNOWN", "read timeout")
+    )
+    assert held.error is not None
+    assert held.error.code == "OUTCOME_UNKNOWN"
+    assert held.error.message.startswith("read timeout. ")
+    assert "Check with the provider" in held.error.message
+    assert f"reelay retry {held.pipeline_id}" in held.error.message
+    assert f"reelay cancel {held.pipeline_id}" in held.error.message

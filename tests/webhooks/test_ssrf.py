@@ -27,6 +27,7 @@ from orchestrator.webhooks.ssrf import (
     check_address,
     check_url,
     parse_retry_after,
+    registration_refusal,
 )
 from tests.loopback import serve_app
 
@@ -361,3 +362,33 @@ async def test_unresolvable_name_is_reported() -> None:
     assert delivery.error is not None
     assert delivery.error.startswith("DNS lookup failed")
     assert not delivery.refused
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://127.0.0.1:8080/h", True),
+        ("https://localhost/h", True),
+        ("https://api.LOCALHOST./h", True),
+        ("https://[::ffff:10.0.0.1]/h", True),
+        ("https://169.254.169.254/latest", True),
+        ("https://2130706433/h", True),
+        ("http://hooks.example.com/h", False),
+        ("https://hooks.example.com/h", False),
+    ],
+)
+def test_registration_refusal_without_dns(url: str, refused: bool) -> None:
+    """At registration a literal non-public IP or localhost is refused, naming the setting that
+    allows it; names are left to the send-time check; the setting lets everything through."""
+    reason = registration_refusal(url, allow_private=False)
+    assert (reason is not None) is refused
+    if reason is not None:
+        assert "REELAY_WEBHOOK_ALLOW_PRIVATE=true" in reason
+    assert registration_refusal(url, allow_private=True) is None
+
+
+def test_registration_refusal_of_a_malformed_url_does_not_blame_the_setting() -> None:
+    reason = registration_refusal("ftp://hooks.example.com/h", allow_private=True)
+    assert reason is not None
+    assert "scheme" in reason
+    assert "ALLOW_PRIVATE" not in reason

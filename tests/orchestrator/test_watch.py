@@ -1,0 +1,159 @@
+"""Following a pipeline (``reelay watch``, ``submit --wait``): to its real end, through restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import itertools
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from orchestrator.api import create_api_app
+from orchestrator.client import ApiClient, ApiError, Patience
+from orchestrator.demo import free_port
+from orchestrator.engine import Engine
+from orchestrator.operations import Operations
+from orchestrator.plans import ExtendSpec, PipelineRequest
+from orchestrator.progress import watch
+from orchestrator.providers.config import ProviderSettings
+from orchestrator.settings import Settings
+from orchestrator.store import Store
+from orchestrator.watch import watch_events
+from tests.e2e.helpers import wait_until
+from tests.fakes import FakeProvider
+from tests.loopback import serve_app
+from tests.proxy import HOST, RoundRobin
+
+
+@dataclass
+class Rig:
+    url: str
+    ops: Operations
+    engine: Engine
+    clock: list[float]
+
+    async def run(self, rounds: int = 10) -> None:
+        for _ in range(rounds):
+            self.clock[0] += 60
+            await self.engine.run_once()
+
+    async def create(self) -> str:
+        body = PipelineRequest.model_validate({"provider": "fake", "prompt": "a"})
+        return (await self.ops.create(body))[0].pipeline.id
+
+
+@pytest.fixture
+async def rig(settings: Settings, store: Store) -> AsyncIterator[Rig]:
+    clock = [1_800_000_000.0]
+    fake = FakeProvider()
+    ops = Operations(store, {"fake": fake}, clock=lambda: clock[0])
+    engine = Engine(
+        store,
+        {"fake": fake},
+        settings,
+        clock=lambda: clock[0],
+        rng=random.Random(0),
+        provider_settings={"fake": ProviderSettings(base_url="http://fake")},
+    )
+    app = create_api_app(ops, store, api_token=None)
+    async with serve_app(app, lifespan="off") as url:
+        yield Rig(url, ops, engine, clock)
+
+
+def quick(err: io.StringIO) -> Patience:
+    return Patience(err, first_delay_s=0.05, max_delay_s=0.2)
+
+
+async def test_watch_after_an_extend_follows_the_new_step(rig: Rig) -> None:
+    """On a finished pipeline that was extended, watch goes past the old pipeline.succeeded
+    and ends at the new one."""
+    pid = await rig.create()
+    await rig.run()
+    assert (await rig.ops.get(pid)).pipeline.status == "succeeded"
+    await rig.ops.add_extend(pid, ExtendSpec.model_validate({"prompt": "b"}))
+    out = io.StringIO()
+    async with ApiClient(rig.url, None) as client:
+        task = asyncio.create_task(watch_events(client, pid, out=out, patience=quick(out)))
+
+        async def caught_up() -> bool:
+            return task.done() or "step.added" in out.getvalue()
+
+        await wait_until(caught_up, within=30, what="the history replayed")
+        assert not task.done(), out.getvalue()
+        await rig.run()
+        assert await asyncio.wait_for(task, 30) == "succeeded"
+    lines = out.getvalue().splitlines()
+    assert sum("pipeline.succeeded" in line for line in lines) == 2
+    assert "pipeline.succeeded" in lines[-1]
+    assert any("step.succeeded" in line and "step 1" in line for line in lines)
+
+
+@contextlib.asynccontextmanager
+async def front(port: int, backend: str) -> AsyncIterator[None]:
+    """A TCP front on ``port`` for the API: closing it drops every connection and refuses new
+    ones, as a restarting server does."""
+    balancer = RoundRobin([int(backend.rsplit(":", 1)[1])])
+    server = await asyncio.start_server(balancer.handle, HOST, port)
+    try:
+        yield
+    finally:
+        server.close()
+        await balancer.aclose()
+        await server.wait_closed()
+
+
+async def test_watch_and_wait_reconnect_after_a_restart(rig: Rig) -> None:
+    """While the API is away, watch (the stream) and submit --wait (polling) each say once that
+    they are reconnecting, then resume and end when the pipeline does."""
+    port = free_port()
+    pid = await rig.create()
+    out_events, err_events = io.StringIO(), io.StringIO()
+    out_wait, err_wait = io.StringIO(), io.StringIO()
+    async with ApiClient(f"http://{HOST}:{port}", None) as client:
+        async with front(port, rig.url):
+            events = asyncio.create_task(
+                watch_events(client, pid, out=out_events, patience=quick(err_events))
+            )
+            waiting = asyncio.create_task(
+                watch(client, [pid], out=out_wait, interval=0.05, patience=quick(err_wait))
+            )
+
+            async def following() -> bool:
+                return "pipeline.created" in out_events.getvalue() and bool(out_wait.getvalue())
+
+            await wait_until(following, within=30, what="both following the pipeline")
+
+        async def noticed() -> bool:
+            return all("reconnecting" in e.getvalue() for e in (err_events, err_wait))
+
+        await wait_until(noticed, within=30, what="both noticing the outage")
+        await rig.run()  # the pipeline moves on while they are away
+        async with front(port, rig.url):
+            assert await asyncio.wait_for(events, 30) == "succeeded"
+            [final] = await asyncio.wait_for(waiting, 30)
+    assert final["status"] == "succeeded"
+    for err in (err_events, err_wait):
+        assert err.getvalue().count("\n") == 1
+        assert "reconnecting" in err.getvalue()
+    assert "pipeline.succeeded" in out_events.getvalue().splitlines()[-1]
+
+
+async def test_following_gives_up_after_a_while_without_reelay() -> None:
+    """With nothing listening, one reconnecting line, then an error after the give-up time
+    (an injected clock: no real waiting)."""
+    ticks = itertools.count(0, 10.0)
+    err = io.StringIO()
+
+    async def no_sleep(delay: float) -> None:
+        return None
+
+    patience = Patience(err, give_up_s=60, clock=lambda: next(ticks), sleep=no_sleep)
+    async with ApiClient(f"http://{HOST}:{free_port()}", None) as client:
+        with pytest.raises(ApiError, match="gave up after 60 s"):
+            await watch_events(client, "pl_x", out=io.StringIO(), patience=patience)
+    assert err.getvalue().count("\n") == 1
+    assert "reconnecting" in err.getvalue()
