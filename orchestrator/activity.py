@@ -58,6 +58,8 @@ class ActivityLog:
         self._again = False
 
     def wake(self) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return  # nobody would read the lines: spare the store the reads
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
         else:
