@@ -82,7 +82,7 @@ class ApifreeProvider:
         return chosen
 
     def extend_model(self, base_model: str, requested: str | None) -> str:
-        return requested or base_model
+        return requested or self._settings.extend_model or base_model
 
     def check_params(self, kind: StepKind, model: str, params: VideoParams) -> list[Problem]:
         caps = self._capabilities

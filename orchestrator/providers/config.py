@@ -17,7 +17,10 @@ class ProviderSettings(BaseModel):
     model: str | None = Field(
         default=None, description="Default base model, used when a request names no model/tier"
     )
-    extend_model: str | None = Field(default=None, description="Override the extend model (D3)")
+    extend_model: str | None = Field(
+        default=None,
+        description="Extend model when a request names none (octopusx and apifree only; D3)",
+    )
     max_extend_depth: int | None = Field(
         default=None, ge=0, description="Override the provider's extend depth limit (D4)"
     )

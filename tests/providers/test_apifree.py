@@ -79,9 +79,12 @@ def test_resolve_model_needs_a_model(client: httpx.AsyncClient) -> None:
 
 
 def test_extend_model_is_the_base_unless_requested(client: httpx.AsyncClient) -> None:
-    """An extend uses the source's model unless the step names one (D3)."""
+    """An extend uses the step's model, else REELAY_APIFREE_EXTEND_MODEL, else the source's (D3)."""
     assert _provider(client).extend_model(MODEL, None) == MODEL
     assert _provider(client).extend_model(MODEL, "other") == "other"
+    configured = _provider(client, extend_model="veo-extend")
+    assert configured.extend_model(MODEL, None) == "veo-extend"
+    assert configured.extend_model(MODEL, "other") == "other"
 
 
 @pytest.mark.parametrize(
