@@ -267,10 +267,14 @@ async def prepare_store(database_url: str, count: int) -> list[tuple[str, str]]:
 
     try:
         for start in range(0, count, 5000):
-            chunk = [(None, view(p, t)) for p, t in items[start : start + 5000]]
+            chunk = [view(p, t) for p, t in items[start : start + 5000]]
 
+            # Seeded rows, not transitions: no events, messages or downloads.
             async def job(tx: Transaction, chunk: Any = chunk) -> None:
-                await tx.save(chunk, [], now)
+                await tx.pipelines.write(
+                    new_pipelines=[v.pipeline for v in chunk],
+                    new_steps=[s for v in chunk for s in v.steps],
+                )
 
             await store.run(job)
     finally:

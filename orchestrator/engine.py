@@ -33,6 +33,7 @@ from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store, Transaction
+from orchestrator.transitions import commit_transition
 from orchestrator.work import (
     CallbackUrlFor,
     Outcome,
@@ -128,7 +129,7 @@ class Engine:
         now = self._clock()
 
         async def job(tx: Transaction) -> None:
-            await tx.heartbeat(self.replica, now, now - _FORGET_REPLICAS_S)
+            await tx.replicas.heartbeat(self.replica, now, now - _FORGET_REPLICAS_S)
 
         await self._store.run(job)
 
@@ -146,10 +147,10 @@ class Engine:
             alive_since = math.inf
 
         async def job(tx: Transaction) -> int:
-            orphans = await tx.orphaned_submits(self.replica, alive_since)
+            orphans = await tx.claims.orphaned_submits(self.replica, alive_since)
             if not orphans:
                 return 0
-            views = await tx.load({p for p, _, _ in orphans})
+            views = await tx.pipelines.load({p for p, _, _ in orphans})
             changes: dict[str, tuple[PipelineView, PipelineView]] = {}
             for pid, idx, owner in orphans:
                 if pid not in views:
@@ -301,7 +302,7 @@ class Engine:
         now = self._clock()
 
         async def job(tx: Transaction) -> list[Step]:
-            views = await tx.load({p for p, _ in keys})
+            views = await tx.pipelines.load({p for p, _ in keys})
             changes: dict[str, tuple[PipelineView, PipelineView]] = {}
             held: list[Step] = []
             for pid, idx in keys:
@@ -340,11 +341,11 @@ class Engine:
         now = self._clock()
 
         async def job(tx: Transaction) -> int:
-            mine = await tx.claimed_submits(self.replica)
+            mine = await tx.claims.claimed_submits(self.replica)
             unsent = [k for k in mine if k not in self._unrecorded_submits]
             if not unsent:
                 return 0
-            views = await tx.load({p for p, _ in unsent})
+            views = await tx.pipelines.load({p for p, _ in unsent})
             changes: dict[str, tuple[PipelineView, PipelineView]] = {}
             for pid, idx in unsent:
                 if pid not in views or (pid, idx) in self._unrecorded_submits:
@@ -374,7 +375,7 @@ class Engine:
         shutdown wait) is for the other replicas to take over now, not after the TTL."""
 
         async def job(tx: Transaction) -> None:
-            await tx.leave(self.replica)
+            await tx.replicas.leave(self.replica)
 
         try:
             await self._store.run(job)
@@ -403,7 +404,7 @@ class Engine:
         if keys:
 
             async def job(tx: Transaction) -> None:
-                await tx.release_polls(keys, now)
+                await tx.claims.release_polls(keys, now)
 
             try:
                 await self._store.run(job)
@@ -447,10 +448,10 @@ class Engine:
                 wanted = free if allowed is None else min(free, allowed)
                 keys: list[tuple[str, int]] = []
                 if wanted > 0:
-                    await tx.lock_provider(name)
-                    keys = await tx.due_submits(name, now, wanted)
+                    await tx.claims.lock_provider(name)
+                    keys = await tx.claims.due_submits(name, now, wanted)
                 if keys:
-                    in_flight = await tx.in_flight_of(name)
+                    in_flight = await tx.claims.in_flight_of(name)
                     keys = keys[: max(ctx.settings.max_in_flight - in_flight, 0)]
                     # Claim only what is sent at once: a claimed submit never waits for the
                     # request rate (it would sit as 'submitting' meanwhile, and be held as
@@ -463,11 +464,11 @@ class Engine:
                     free -= len(keys)
                 if free > 0:
                     lease = now + ctx.settings.timeout_s + _POLL_LEASE_MARGIN_S
-                    leases |= dict.fromkeys(await tx.due_polls(name, now, free), lease)
+                    leases |= dict.fromkeys(await tx.claims.due_polls(name, now, free), lease)
             if not submit_keys and not leases:
                 await self._save(tx, list(changes.values()), now)
                 return []
-            views = await tx.load(
+            views = await tx.pipelines.load(
                 {p for p, _ in submit_keys} | {p for p, _ in leases}, skip_locked=True
             )
             work: list[Work] = []
@@ -483,12 +484,12 @@ class Engine:
                 parent = after.steps[claimed.parent] if claimed.parent is not None else None
                 work.append(SubmitWork(claimed, parent))
             polls = [k for k in leases if k[0] in views and _poll_due(views[k[0]], k, now)]
-            await tx.lease_polls({k: leases[k] for k in polls})
+            await tx.claims.lease_polls({k: leases[k] for k in polls})
             for pid, idx in polls:
                 step = views[pid].steps[idx]
                 trusted = None
                 if not self._settings.callback_confirm and step.callback_mode:
-                    trusted = await tx.latest_terminal_callback(step)
+                    trusted = await tx.callbacks.latest_terminal_callback(step)
                 work.append(PollWork(step, trusted))
             await self._save(tx, list(changes.values()), now)
             # Counted before the commit so that no other claim can overbook these slots.
@@ -544,10 +545,10 @@ class Engine:
     ) -> dict[str, tuple[PipelineView, PipelineView]]:
         """Ambiguous submits that a callback identified continue as submitted tasks."""
         changes: dict[str, tuple[PipelineView, PipelineView]] = {}
-        found = await tx.adoptable()
+        found = await tx.callbacks.adoptable()
         if not found:
             return changes
-        views = await tx.load({p for p, _, _ in found})
+        views = await tx.pipelines.load({p for p, _, _ in found})
         for pid, idx, task_id in found:
             if pid not in views:
                 continue
@@ -630,7 +631,7 @@ class Engine:
 
         async def job(tx: Transaction) -> None:
             failed.clear()  # a job may be run again from the start
-            views = await tx.load({o.key[0] for o in outcomes})
+            views = await tx.pipelines.load({o.key[0] for o in outcomes})
             working = dict(views)
             flags: list[EventDraft] = []
             for outcome in outcomes:
@@ -676,18 +677,16 @@ class Engine:
         now: float,
         extra: Sequence[EventDraft] = (),
     ) -> None:
-        """Settle each changed pipeline and save it with the events that describe the change."""
+        """Settle each changed pipeline and commit it with the ``extra`` events about it."""
         saved: list[tuple[PipelineView | None, PipelineView]] = []
         events: list[EventDraft] = []
         for before, after in changes:
             if after is before:
                 continue
-            settled = pipeline_rules.settle(after, now)
-            saved.append((before, settled))
-            events += pipeline_rules.events_between(before, settled)
+            saved.append((before, pipeline_rules.settle(after, now)))
             events += [e for e in extra if e.pipeline_id == after.pipeline.id]
         if saved:
-            await tx.save(saved, events, now)
+            await commit_transition(tx, saved, now, events)
 
 
 async def _poll_now_if_called_back(
@@ -704,7 +703,9 @@ async def _poll_now_if_called_back(
             if step.status is StepStatus.SUBMITTED:
                 fresh.setdefault(step.provider, []).append(step)
     for provider, steps in fresh.items():
-        called = await tx.tasks_with_callbacks(provider, [s.provider_task_id or "" for s in steps])
+        called = await tx.callbacks.tasks_with_callbacks(
+            provider, [s.provider_task_id or "" for s in steps]
+        )
         for step in steps:
             if step.provider_task_id in called:
                 view = working[step.pipeline_id]

@@ -40,7 +40,9 @@ class CallbackInbox:
 async def _record_batch(
     tx: Transaction, callbacks: Sequence[Callback], now: float
 ) -> list[Verdict]:
-    owners = await tx.step_tasks({(c.target.pipeline_id, c.target.step) for c in callbacks})
+    owners = await tx.callbacks.step_tasks(
+        {(c.target.pipeline_id, c.target.step) for c in callbacks}
+    )
     early: dict[str, set[str]] = {}
     for cb in callbacks:
         if owners.get((cb.target.pipeline_id, cb.target.step)) is None:
@@ -49,7 +51,7 @@ async def _record_batch(
     taken = {
         (provider, task): owner
         for provider, tasks in early.items()
-        for task, owner in (await tx.owners_of_tasks(provider, tasks)).items()
+        for task, owner in (await tx.callbacks.owners_of_tasks(provider, tasks)).items()
     }
     verdicts: list[Verdict] = []
     rows = []
@@ -77,6 +79,6 @@ async def _record_batch(
         )
         if owned is not None:
             hints.add((cb.target.pipeline_id, cb.target.step, owned))
-    await tx.insert_callbacks(rows)
-    await tx.hint_steps(hints, now)
+    await tx.callbacks.insert_callbacks(rows)
+    await tx.callbacks.hint_steps(hints, now)
     return verdicts

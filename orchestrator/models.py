@@ -121,7 +121,7 @@ class PipelineView:
 
 @dataclass(frozen=True, slots=True)
 class EventDraft:
-    """An event before the store numbers it."""
+    """An event before it is numbered (``transitions.implied``)."""
 
     type: str
     pipeline_id: str

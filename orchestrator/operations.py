@@ -11,6 +11,7 @@ from orchestrator.models import Event, PipelineStatus, PipelineView, new_pipelin
 from orchestrator.plans import ExtendSpec, PipelineRequest, plan, plan_extend
 from orchestrator.providers.base import Provider
 from orchestrator.store import Store, Transaction
+from orchestrator.transitions import commit_transition
 
 _PIPELINE_ID = re.compile(r"pl_[0-9a-f]{24}")
 
@@ -60,14 +61,14 @@ class Operations:
 
         async def job(tx: Transaction) -> tuple[PipelineView, bool]:
             if idempotency_key is not None:
-                existing = await tx.by_idempotency_key(idempotency_key)
+                existing = await tx.pipelines.by_idempotency_key(idempotency_key)
                 if existing is not None:
                     if existing.pipeline.request_hash != view.pipeline.request_hash:
                         raise Conflict(
                             "Idempotency-Key was already used with a different request body"
                         )
                     return existing, False
-            await tx.save([(None, view)], pipeline_rules.events_between(None, view), now)
+            await commit_transition(tx, [(None, view)], now)
             return view, True
 
         result = await self._store.run(job)
@@ -93,13 +94,13 @@ class Operations:
         now = self._clock()
 
         async def job(tx: Transaction) -> PipelineView:
-            view = (await tx.load([pipeline_id])).get(pipeline_id)
+            view = (await tx.pipelines.load([pipeline_id])).get(pipeline_id)
             if view is None:
                 raise NotFound(f"no pipeline {pipeline_id}")
             if view.pipeline.status.finished:
                 raise Conflict(f"pipeline {pipeline_id} already {view.pipeline.status}")
             after = pipeline_rules.cancel(view, now)
-            await tx.save([(view, after)], pipeline_rules.events_between(view, after), now)
+            await commit_transition(tx, [(view, after)], now)
             return after
 
         return await self._store.run(job)
@@ -109,7 +110,7 @@ class Operations:
         now = self._clock()
 
         async def job(tx: Transaction) -> PipelineView:
-            view = (await tx.load([pipeline_id])).get(pipeline_id)
+            view = (await tx.pipelines.load([pipeline_id])).get(pipeline_id)
             if view is None:
                 raise NotFound(f"no pipeline {pipeline_id}")
             if view.pipeline.status is PipelineStatus.CANCELLED:
@@ -117,7 +118,7 @@ class Operations:
             after = pipeline_rules.retry(view, now)
             if after is view:
                 raise Conflict(f"pipeline {pipeline_id} has no failed or ambiguous step to retry")
-            await tx.save([(view, after)], pipeline_rules.events_between(view, after), now)
+            await commit_transition(tx, [(view, after)], now)
             return after
 
         view = await self._store.run(job)
@@ -129,7 +130,7 @@ class Operations:
         now = self._clock()
 
         async def job(tx: Transaction) -> PipelineView:
-            view = (await tx.load([pipeline_id])).get(pipeline_id)
+            view = (await tx.pipelines.load([pipeline_id])).get(pipeline_id)
             if view is None:
                 raise NotFound(f"no pipeline {pipeline_id}")
             if view.pipeline.status in (PipelineStatus.CANCELLED, PipelineStatus.FAILED):
@@ -139,7 +140,7 @@ class Operations:
             step = plan_extend(view, ext, self._providers[view.pipeline.provider], now)
             grown = PipelineView(view.pipeline, (*view.steps, step))
             after = pipeline_rules.settle(grown, now)
-            await tx.save([(view, after)], pipeline_rules.events_between(view, after), now)
+            await commit_transition(tx, [(view, after)], now)
             return after
 
         view = await self._store.run(job)

@@ -22,7 +22,7 @@ async def stored_secret(store: Store, name: str, candidate: str | None = None) -
     now = time.time()
 
     async def job(tx: Transaction) -> str:
-        return await tx.secret(name, candidate, now)
+        return await tx.replicas.secret(name, candidate, now)
 
     return await store.run(job)
 

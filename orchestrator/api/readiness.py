@@ -62,7 +62,7 @@ class WriteProbe:
 
     async def _write(self) -> str | None:
         async def job(tx: Transaction) -> None:
-            await tx.touch_readiness(time.time())
+            await tx.replicas.touch_readiness(time.time())
 
         try:
             await asyncio.wait_for(self._store.run(job), self._timeout_s)

@@ -26,6 +26,7 @@ from orchestrator.backoff import Outage
 from orchestrator.models import EventDraft, PipelineView, StepError
 from orchestrator.schedule import jittered
 from orchestrator.store import Store, Transaction
+from orchestrator.transitions import commit_transition
 from orchestrator.workers import ClaimLoop
 
 log = logging.getLogger("reelay.artifacts")
@@ -96,7 +97,7 @@ class Downloader:
         now = self._clock()
 
         async def job(tx: Transaction) -> list[Download]:
-            return await tx.due_downloads(now, limit, now + self._lease_s)
+            return await tx.artifacts.due_downloads(now, limit, now + self._lease_s)
 
         return await self._store.run(job)
 
@@ -176,15 +177,15 @@ class Downloader:
 
         async def job(tx: Transaction) -> None:
             if artifact is not None:
-                await tx.insert_artifact(artifact, now)
-            await tx.update_downloads([done])
+                await tx.artifacts.insert_artifact(artifact, now)
+            await tx.artifacts.update_downloads([done])
             if event is None:
                 return
-            view = (await tx.load([download.pipeline_id]))[download.pipeline_id]
+            view = (await tx.pipelines.load([download.pipeline_id]))[download.pipeline_id]
             after = view
             if done.status is DownloadStatus.FAILED:
                 after = _with_step_error(view, download.step, done.error or "", now)
-            await tx.save([(view, after)], [event], now)
+            await commit_transition(tx, [(view, after)], now, [event])
 
         # Tried again while the database is away: the video is fetched (and stored) already.
         await self._recording.retry(lambda: self._store.run(job))

@@ -47,7 +47,7 @@ class Pruner:
             cutoff = self._clock() - self._retention_s
 
             async def job(tx: Transaction, cutoff: float = cutoff) -> list[tuple[str, str]]:
-                return await tx.prunable_artifacts(cutoff, cutoff, _BATCH)
+                return await tx.artifacts.prunable_artifacts(cutoff, cutoff, _BATCH)
 
             due = await self._store.run(job)
             for sha256, key in due:
@@ -55,7 +55,7 @@ class Pruner:
                 # leave a row pointing at nothing (a broken video link).
 
                 async def forget(tx: Transaction, sha256: str = sha256) -> None:
-                    await tx.forget_artifact(sha256, self._clock())
+                    await tx.artifacts.forget_artifact(sha256, self._clock())
 
                 await self._store.run(forget)
                 await self._storage.delete(key)

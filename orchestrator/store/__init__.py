@@ -1,25 +1,31 @@
-"""Durable state. ``open_store`` picks the backend from the database URL."""
+"""Durable state. ``open_store`` picks the backend from the database URL.
+
+The store writes what it is given. Layers, each importing only those below it: ``backend``
+(what a database offers), the transaction's parts (``*_tx``), ``transaction``, ``writer``
+(group commit), ``reads``, and ``facade`` (the ``Store``).
+"""
 
 from __future__ import annotations
 
-from orchestrator.store.base import Backend, Store, Transaction
+from orchestrator.store.backend import Backend, Connection
+from orchestrator.store.facade import Store
 from orchestrator.store.sqlite import SqliteBackend, sqlite_path
+from orchestrator.store.transaction import Transaction
 
-__all__ = ["Store", "Transaction", "open_store"]
+__all__ = ["Backend", "Connection", "Store", "Transaction", "open_backend", "open_store"]
 
 
-async def open_store(url: str) -> Store:
-    """Open (creating if needed) and migrate the store named by ``url``.
+async def open_backend(url: str) -> Backend:
+    """Open the database named by ``url``, as it is (``open_store`` also migrates it).
 
     ``sqlite:///path/to/file.db``, or ``postgresql://user:password@host:port/database``
     (also ``postgres://``; needs the ``postgres`` extra).
     """
-    backend: Backend
     if url.startswith("sqlite:"):
         sqlite = SqliteBackend(sqlite_path(url))
         await sqlite.open()
-        backend = sqlite
-    elif url.startswith(("postgresql://", "postgres://")):
+        return sqlite
+    if url.startswith(("postgresql://", "postgres://")):
         try:
             from orchestrator.store.postgres import PostgresBackend
         except ModuleNotFoundError as exc:
@@ -30,14 +36,17 @@ async def open_store(url: str) -> Store:
             ) from exc
         postgres = PostgresBackend(url)
         await postgres.open()
-        backend = postgres
-    else:
-        scheme = url.split(":", 1)[0]
-        raise ValueError(
-            f"unsupported REELAY_DATABASE_URL scheme {scheme!r}; "
-            "use sqlite:///path/to/file.db or postgresql://user:password@host:port/database"
-        )
-    store = Store(backend)
+        return postgres
+    scheme = url.split(":", 1)[0]
+    raise ValueError(
+        f"unsupported REELAY_DATABASE_URL scheme {scheme!r}; "
+        "use sqlite:///path/to/file.db or postgresql://user:password@host:port/database"
+    )
+
+
+async def open_store(url: str) -> Store:
+    """Open (creating if needed) and migrate the store named by ``url`` (see ``open_backend``)."""
+    store = Store(await open_backend(url))
     try:
         await store.migrate()
     except BaseException:

@@ -1,18 +1,15 @@
-"""Artifact reads and writes: downloads to do, stored artifacts, retention."""
+"""Artifact rows in a transaction (downloads to do, stored artifacts, retention), and what
+the API shows of them."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator.artifacts.models import Artifact, Download, DownloadStatus, StepArtifact
 from orchestrator.store import queries as q
+from orchestrator.store.backend import Connection, chunks, placeholders
 from orchestrator.store.rows import Row
-
-if TYPE_CHECKING:
-    from orchestrator.store.base import Connection
-
-_CHUNK = 500
 
 
 def download_from_row(row: Row) -> Download:
@@ -51,10 +48,11 @@ def download_values(d: Download) -> tuple[Any, ...]:
     )
 
 
-class ArtifactWrites:
-    """Mixed into ``Transaction``."""
+class ArtifactTx:
+    """``tx.artifacts``."""
 
-    _conn: Connection
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
     async def insert_downloads(self, downloads: Sequence[Download]) -> None:
         if downloads:
@@ -105,11 +103,9 @@ class ArtifactWrites:
 
 
 async def step_artifacts(conn: Connection, pipeline_ids: Collection[str]) -> list[StepArtifact]:
-    ids = sorted(set(pipeline_ids))
     found: list[StepArtifact] = []
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        sql = q.ARTIFACTS_OF.format(ids=", ".join("?" * len(chunk)))
+    for chunk in chunks(sorted(set(pipeline_ids))):
+        sql = q.ARTIFACTS_OF.format(ids=placeholders(chunk))
         for r in await conn.fetch(sql, chunk):
             artifact = None
             if r["sha256"] is not None and r["storage_key"] is not None:

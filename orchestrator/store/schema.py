@@ -7,10 +7,9 @@ in a double, JSON is text, booleans are integers. Only the event id's auto-incre
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from orchestrator.store.base import Connection
+from orchestrator.store.backend import Connection
 
 Dialect = Literal["sqlite", "postgres"]
 

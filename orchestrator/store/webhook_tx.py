@@ -1,13 +1,12 @@
-"""Webhook reads and writes: the endpoint registry, the outbox and its attempts log."""
+"""Webhook rows in a transaction: the endpoint registry, the outbox and its attempts log."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING
 
 from orchestrator.store import queries as q
+from orchestrator.store.backend import Connection
 from orchestrator.store.webhook_rows import (
-    attempt_from_row,
     attempt_values,
     endpoint_from_row,
     endpoint_update_values,
@@ -18,15 +17,17 @@ from orchestrator.store.webhook_rows import (
 )
 from orchestrator.webhooks.models import Attempt, Endpoint, Message
 
-if TYPE_CHECKING:
-    from orchestrator.store.base import Connection
 
+class WebhookTx:
+    """``tx.webhooks``."""
 
-class WebhookWrites:
-    """Mixed into ``Transaction``: runs inside the caller's transaction."""
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._enabled_endpoints: list[Endpoint] | None = None
 
-    _conn: Connection
-    _enabled_endpoints: list[Endpoint] | None = None
+    def forget(self) -> None:
+        """The job that may have cached endpoints was rolled back."""
+        self._enabled_endpoints = None
 
     async def enabled_endpoints(self) -> list[Endpoint]:
         """Loaded once per transaction: every job of a batch shares them."""
@@ -109,54 +110,3 @@ class WebhookWrites:
         before = await self._conn.fetchval(q.COUNT_FAILED_SINCE, (since, destination, destination))
         await self._conn.execute(q.REDELIVER_FAILED_SINCE, (now, since, destination, destination))
         return int(before or 0)
-
-
-class WebhookReads:
-    """Mixed into ``Store``: plain reads outside any write transaction."""
-
-    async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
-        raise NotImplementedError
-
-    async def endpoints(self) -> list[Endpoint]:
-        return [endpoint_from_row(r) for r in await self._fetch(q.SELECT_ENDPOINTS)]
-
-    async def get_endpoint(self, endpoint_id: str) -> Endpoint | None:
-        rows = await self._fetch(q.SELECT_ENDPOINT, (endpoint_id,))
-        return endpoint_from_row(rows[0]) if rows else None
-
-    async def get_message(self, message_id: str) -> Message | None:
-        rows = await self._fetch(q.SELECT_MESSAGE, (message_id,))
-        return message_from_row(rows[0]) if rows else None
-
-    async def messages(
-        self,
-        *,
-        destination: str | None = None,
-        pipeline_id: str | None = None,
-        status: str | None = None,
-        before_id: str | None = None,
-        limit: int = 100,
-    ) -> list[Message]:
-        rows = await self._fetch(
-            q.LIST_MESSAGES,
-            (
-                destination,
-                destination,
-                pipeline_id,
-                pipeline_id,
-                status,
-                status,
-                before_id,
-                before_id,
-                limit,
-            ),
-        )
-        return [message_from_row(r) for r in rows]
-
-    async def attempts(self, message_id: str) -> list[Attempt]:
-        return [attempt_from_row(r) for r in await self._fetch(q.SELECT_ATTEMPTS, (message_id,))]
-
-    async def next_message_due(self) -> float | None:
-        rows = await self._fetch(q.NEXT_MESSAGE_DUE)
-        value = next(iter(rows[0].values()), None) if rows else None
-        return float(value) if isinstance(value, int | float) else None

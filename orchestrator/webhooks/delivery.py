@@ -159,8 +159,8 @@ class Deliverer:
         now = self._clock()
 
         async def job(tx: Transaction) -> list[tuple[list[Message], Endpoint | None]]:
-            chains = await tx.due_chains(now, limit, now + self._lease_s, _CHAIN)
-            endpoints = {e.id: e for e in await tx.enabled_endpoints()}
+            chains = await tx.webhooks.due_chains(now, limit, now + self._lease_s, _CHAIN)
+            endpoints = {e.id: e for e in await tx.webhooks.enabled_endpoints()}
             return [(c, endpoints.get(c[0].destination)) for c in chains]
 
         return await self._store.run(job)
@@ -214,9 +214,9 @@ class Deliverer:
             after, attempt = after_attempt(message, delivery, now, self._rng)
             updated.append(after)
             attempts.append(attempt)
-        await tx.insert_attempts(attempts)
-        await tx.update_messages(updated)
-        await tx.release_messages([i for *_, rest in outcomes for i in rest], now)
+        await tx.webhooks.insert_attempts(attempts)
+        await tx.webhooks.update_messages(updated)
+        await tx.webhooks.release_messages([i for *_, rest in outcomes for i in rest], now)
         for message, delivery, _ in outcomes:
             if delivery.status == 410:
                 await _disable(tx, message, now)
@@ -227,10 +227,10 @@ async def _disable(tx: Transaction, message: Message, now: float) -> None:
     """410 Gone: stop sending to that destination."""
     reason = "HTTP 410 Gone"
     if message.destination == PIPELINE_DESTINATION:
-        await tx.fail_pending(PIPELINE_DESTINATION, message.pipeline_id, reason, now)
+        await tx.webhooks.fail_pending(PIPELINE_DESTINATION, message.pipeline_id, reason, now)
         return
-    endpoint = await tx.endpoint(message.destination)
+    endpoint = await tx.webhooks.endpoint(message.destination)
     if endpoint is not None and endpoint.enabled:
-        await tx.update_endpoint(
+        await tx.webhooks.update_endpoint(
             replace(endpoint, enabled=False, disabled_reason=reason, updated_at=now)
         )

@@ -77,7 +77,7 @@ class WebhookOperations:
         )
 
         async def job(tx: Transaction) -> None:
-            await tx.insert_endpoint(endpoint)
+            await tx.webhooks.insert_endpoint(endpoint)
 
         await self._store.run(job)
         return endpoint, secret
@@ -107,7 +107,7 @@ class WebhookOperations:
         now = self._clock()
 
         async def job(tx: Transaction) -> Endpoint:
-            current = await tx.endpoint(endpoint_id)
+            current = await tx.webhooks.endpoint(endpoint_id)
             if current is None:
                 raise NotFound(f"no webhook endpoint {endpoint_id}")
             changed = replace(
@@ -119,7 +119,7 @@ class WebhookOperations:
                 disabled_reason=None if enabled else current.disabled_reason,
                 updated_at=now,
             )
-            await tx.update_endpoint(changed)
+            await tx.webhooks.update_endpoint(changed)
             return changed
 
         endpoint = await self._store.run(job)
@@ -130,9 +130,9 @@ class WebhookOperations:
         now = self._clock()
 
         async def job(tx: Transaction) -> None:
-            if await tx.endpoint(endpoint_id) is None:
+            if await tx.webhooks.endpoint(endpoint_id) is None:
                 raise NotFound(f"no webhook endpoint {endpoint_id}")
-            await tx.delete_endpoint(endpoint_id, now)
+            await tx.webhooks.delete_endpoint(endpoint_id, now)
 
         await self._store.run(job)
 
@@ -142,7 +142,7 @@ class WebhookOperations:
         secret = new_secret()
 
         async def job(tx: Transaction) -> Endpoint:
-            current = await tx.endpoint(endpoint_id)
+            current = await tx.webhooks.endpoint(endpoint_id)
             if current is None:
                 raise NotFound(f"no webhook endpoint {endpoint_id}")
             expiry = now + keep_old_for_s
@@ -152,7 +152,7 @@ class WebhookOperations:
                 if (s.expires_at is None or s.expires_at > now) and keep_old_for_s > 0
             )
             rotated = replace(current, secrets=(EndpointSecret(secret), *kept), updated_at=now)
-            await tx.update_endpoint(rotated)
+            await tx.webhooks.update_endpoint(rotated)
             return rotated
 
         return await self._store.run(job), secret
@@ -185,7 +185,7 @@ class WebhookOperations:
         now = self._clock()
 
         async def job(tx: Transaction) -> Message:
-            message = await tx.message(message_id)
+            message = await tx.webhooks.message(message_id)
             if message is None:
                 raise NotFound(f"no webhook message {message_id}")
             if message.status is MessageStatus.PENDING and message.attempts == 0:
@@ -193,7 +193,7 @@ class WebhookOperations:
             again = replace(
                 message, status=MessageStatus.PENDING, next_attempt_at=now, finished_at=None
             )
-            await tx.update_messages([again])
+            await tx.webhooks.update_messages([again])
             return again
 
         message = await self._store.run(job)
@@ -205,7 +205,7 @@ class WebhookOperations:
         now = self._clock()
 
         async def job(tx: Transaction) -> int:
-            return await tx.redeliver_failed_since(since, endpoint_id, now)
+            return await tx.webhooks.redeliver_failed_since(since, endpoint_id, now)
 
         count = await self._store.run(job)
         self._wake()

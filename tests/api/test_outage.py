@@ -22,8 +22,7 @@ from orchestrator.engine import Engine
 from orchestrator.operations import Operations
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
-from orchestrator.store import Store, open_store
-from orchestrator.store.base import Backend, Connection
+from orchestrator.store import Backend, Connection, Store, open_backend, open_store
 from tests.api.test_pipelines_api import BODY, TOKEN
 from tests.fakes import FakeProvider
 from tests.orchestrator.test_reliability import Clock
@@ -79,9 +78,9 @@ DISK_FULL = sqlite3.OperationalError("database or disk is full")
 
 @pytest.fixture
 async def flaky(settings: Settings) -> AsyncIterator[tuple[Store, FlakyBackend]]:
-    store = await open_store(settings.database_url)
-    backend = FlakyBackend(store._backend)
-    store._backend = backend
+    backend = FlakyBackend(await open_backend(settings.database_url))
+    store = Store(backend)
+    await store.migrate()
     yield store, backend
     await store.close()
 

@@ -23,8 +23,7 @@ from orchestrator.providers.base import GenerateRequest, TaskRef
 from orchestrator.providers.config import ApixoSettings, ProviderSettings
 from orchestrator.providers.errors import ProviderUnavailable, RequestNotSent
 from orchestrator.settings import Settings
-from orchestrator.store import Store
-from orchestrator.store.base import Transaction
+from orchestrator.store import Store, Transaction
 from orchestrator.webhooks.models import Attempt, Message, MessageStatus
 from receiver.app import create_receiver_app
 from receiver.tokens import CallbackTarget, CallbackTokens
@@ -146,10 +145,10 @@ async def test_deliveries_by_result_and_artifact_bytes(
     attempts = [Attempt(0, "msg_1", 2.0, code, "", 1.0, error) for code, error in results]
 
     async def write(tx: Transaction) -> None:
-        await tx.insert_messages([message])
-        await tx.insert_attempts(attempts)
-        await tx.insert_artifact(Artifact("a" * 64, 1000, "video/mp4", "aa/a"), 3.0)
-        await tx.insert_artifact(Artifact("b" * 64, 234, "video/mp4", "bb/b"), 3.0)
+        await tx.webhooks.insert_messages([message])
+        await tx.webhooks.insert_attempts(attempts)
+        await tx.artifacts.insert_artifact(Artifact("a" * 64, 1000, "video/mp4", "aa/a"), 3.0)
+        await tx.artifacts.insert_artifact(Artifact("b" * 64, 234, "video/mp4", "bb/b"), 3.0)
 
     await store.run(write)
     samples = await scrape(api)

@@ -16,6 +16,7 @@ from orchestrator.models import (
 )
 from orchestrator.providers.base import VideoParams
 from orchestrator.store import Store, Transaction
+from orchestrator.transitions import commit_transition
 
 NOW = 1_700_000_000.0
 
@@ -66,9 +67,8 @@ def with_step(view: PipelineView, index: int, **changes: Any) -> PipelineView:
 async def create(store: Store, *views: PipelineView, now: float = NOW) -> None:
     """Store new pipelines, each with one ``pipeline.created`` event."""
 
-    async def job(tx: Transaction) -> int:
-        events = [EventDraft("pipeline.created", v.pipeline.id) for v in views]
-        return await tx.save([(None, v) for v in views], events, now)
+    async def job(tx: Transaction) -> None:
+        await commit_transition(tx, [(None, v) for v in views], now)
 
     await store.run(job)
 
@@ -80,11 +80,12 @@ async def change(
     events: Sequence[EventDraft] = (),
     now: float = NOW,
 ) -> PipelineView:
-    """Load a pipeline, save ``edit`` of it with ``events``; the stored result."""
+    """Load a pipeline, commit ``edit`` of it with ``events`` besides those it implies; the
+    stored result."""
 
     async def job(tx: Transaction) -> None:
-        before = (await tx.load([pipeline_id]))[pipeline_id]
-        await tx.save([(before, edit(before))], events, now)
+        before = (await tx.pipelines.load([pipeline_id]))[pipeline_id]
+        await commit_transition(tx, [(before, edit(before))], now, events)
 
     await store.run(job)
     view = await store.get(pipeline_id)

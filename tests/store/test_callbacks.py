@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from orchestrator.models import StepStatus
 from orchestrator.store import Store, Transaction, open_store
+from tests.store import sql
 from tests.store.builders import NOW, create, make_view, with_step
 
 S = StepStatus
@@ -31,8 +32,8 @@ async def test_step_tasks_and_owners(store: Store) -> None:
     await _steps(store)
 
     async def job(tx: Transaction) -> tuple[object, object]:
-        tasks = await tx.step_tasks({("pl_a", 0), ("pl_a", 1), ("pl_b", 0), ("pl_x", 0)})
-        owners = await tx.owners_of_tasks("fake", ["t-a", "t-c", "t-zzz", "t-a"])
+        tasks = await tx.callbacks.step_tasks({("pl_a", 0), ("pl_a", 1), ("pl_b", 0), ("pl_x", 0)})
+        owners = await tx.callbacks.owners_of_tasks("fake", ["t-a", "t-c", "t-zzz", "t-a"])
         return tasks, owners
 
     tasks, owners = await store.run(job)
@@ -40,32 +41,34 @@ async def test_step_tasks_and_owners(store: Store) -> None:
     assert owners == {"t-a": ("pl_a", 0), "t-c": ("pl_c", 0)}
 
 
-async def test_callbacks_are_recorded_once(store: Store) -> None:
+async def test_callbacks_are_recorded_once(store: Store, store_url: str) -> None:
     """A repeated (provider, task, state) is ignored: the first body stays."""
     await _steps(store)
     await store.run(
-        lambda tx: tx.insert_callbacks(
+        lambda tx: tx.callbacks.insert_callbacks(
             [_callback("t-a", "running", "pl_a", "first"), _callback("t-b", "queued", "pl_b", "b")]
         )
     )
     await store.run(
-        lambda tx: tx.insert_callbacks(
+        lambda tx: tx.callbacks.insert_callbacks(
             [
                 _callback("t-a", "running", "pl_a", "second"),
                 _callback("t-a", "succeeded", "pl_a", "done"),
             ]
         )
     )
-    await store.run(lambda tx: tx.insert_callbacks([]))
-    rows = await store._fetch("SELECT task_id, state, body FROM callbacks ORDER BY id")
-    assert [(r["task_id"], r["state"], r["body"]) for r in rows] == [
+    await store.run(lambda tx: tx.callbacks.insert_callbacks([]))
+    stored = await sql.rows(store_url, "SELECT task_id, state, body FROM callbacks ORDER BY id")
+    assert [(r["task_id"], r["state"], r["body"]) for r in stored] == [
         ("t-a", "running", "first"),
         ("t-b", "queued", "b"),
         ("t-a", "succeeded", "done"),
     ]
-    found = await store.run(lambda tx: tx.tasks_with_callbacks("fake", ["t-a", "t-c", "t-b"]))
+    found = await store.run(
+        lambda tx: tx.callbacks.tasks_with_callbacks("fake", ["t-a", "t-c", "t-b"])
+    )
     assert found == {"t-a", "t-b"}
-    assert await store.run(lambda tx: tx.tasks_with_callbacks("other", ["t-a"])) == set()
+    assert await store.run(lambda tx: tx.callbacks.tasks_with_callbacks("other", ["t-a"])) == set()
 
 
 async def test_latest_terminal_callback(store: Store) -> None:
@@ -74,9 +77,9 @@ async def test_latest_terminal_callback(store: Store) -> None:
     view = await store.get("pl_a")
     assert view is not None
     step = view.steps[0]
-    assert await store.run(lambda tx: tx.latest_terminal_callback(step)) is None
+    assert await store.run(lambda tx: tx.callbacks.latest_terminal_callback(step)) is None
     await store.run(
-        lambda tx: tx.insert_callbacks(
+        lambda tx: tx.callbacks.insert_callbacks(
             [
                 _callback("t-a", "failed", "pl_a", "failed body"),
                 _callback("t-a", "running", "pl_a", "running body"),
@@ -85,16 +88,18 @@ async def test_latest_terminal_callback(store: Store) -> None:
             ]
         )
     )
-    assert await store.run(lambda tx: tx.latest_terminal_callback(step)) == "succeeded body"
+    assert (
+        await store.run(lambda tx: tx.callbacks.latest_terminal_callback(step)) == "succeeded body"
+    )
 
 
 async def test_hints_poll_in_flight_steps_now(store: Store) -> None:
     """A hint brings an in-flight step's poll forward, never back, and only for its task."""
     await _steps(store)
     hints = {("pl_a", 0, "t-a"), ("pl_b", 0, "wrong-task"), ("pl_c", 0, "t-c")}
-    await store.run(lambda tx: tx.hint_steps(hints, NOW - 10))
-    await store.run(lambda tx: tx.hint_steps({("pl_a", 0, "t-a")}, NOW + 10))
-    await store.run(lambda tx: tx.hint_steps(set(), NOW))
+    await store.run(lambda tx: tx.callbacks.hint_steps(hints, NOW - 10))
+    await store.run(lambda tx: tx.callbacks.hint_steps({("pl_a", 0, "t-a")}, NOW + 10))
+    await store.run(lambda tx: tx.callbacks.hint_steps(set(), NOW))
     times = []
     for pid in ("pl_a", "pl_b", "pl_c"):
         view = await store.get(pid)
@@ -104,7 +109,7 @@ async def test_hints_poll_in_flight_steps_now(store: Store) -> None:
 
 
 def _secret(candidate: str) -> Callable[[Transaction], Awaitable[str]]:
-    return lambda tx: tx.secret("signing", candidate, NOW)
+    return lambda tx: tx.replicas.secret("signing", candidate, NOW)
 
 
 async def test_secret_is_created_once(store: Store, store_url: str) -> None:
@@ -119,4 +124,4 @@ async def test_secret_is_created_once(store: Store, store_url: str) -> None:
     assert len(set(values)) == 1
     assert values[0].startswith("c")
     assert again == values[0]
-    assert await store.run(lambda tx: tx.secret("other", "x", NOW)) == "x"
+    assert await store.run(lambda tx: tx.replicas.secret("other", "x", NOW)) == "x"

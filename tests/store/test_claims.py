@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orchestrator.models import StepStatus
 from orchestrator.store import Store, Transaction
+from tests.store import sql
 from tests.store.builders import NOW, create, make_view, with_step
 
 S = StepStatus
@@ -30,20 +31,20 @@ async def _steps(store: Store) -> None:
 async def test_due_submits_in_due_order(store: Store) -> None:
     """Pending steps of the provider whose time has come, earliest first, up to the limit."""
     await _steps(store)
-    assert await store.run(lambda tx: tx.due_submits("fake", NOW, 10)) == [
+    assert await store.run(lambda tx: tx.claims.due_submits("fake", NOW, 10)) == [
         ("pl_b", 0),
         ("pl_a", 0),
     ]
-    assert await store.run(lambda tx: tx.due_submits("fake", NOW, 1)) == [("pl_b", 0)]
-    assert await store.run(lambda tx: tx.due_submits("other", NOW, 10)) == [("pl_e", 0)]
-    assert await store.run(lambda tx: tx.due_submits("fake", NOW - 100, 10)) == []
+    assert await store.run(lambda tx: tx.claims.due_submits("fake", NOW, 1)) == [("pl_b", 0)]
+    assert await store.run(lambda tx: tx.claims.due_submits("other", NOW, 10)) == [("pl_e", 0)]
+    assert await store.run(lambda tx: tx.claims.due_submits("fake", NOW - 100, 10)) == []
 
 
 async def _lease(store: Store, now: float, limit: int, lease: float) -> list[tuple[str, int]]:
     async def job(tx: Transaction) -> list[tuple[str, int]]:
-        keys = await tx.due_polls("fake", now, limit)
-        await tx.lock_pipelines({p for p, _ in keys})
-        await tx.lease_polls(dict.fromkeys(keys, lease))
+        keys = await tx.claims.due_polls("fake", now, limit)
+        await tx.pipelines.lock_pipelines({p for p, _ in keys})
+        await tx.claims.lease_polls(dict.fromkeys(keys, lease))
         return keys
 
     return await store.run(job)
@@ -65,8 +66,10 @@ async def test_release_polls_makes_in_flight_steps_due_now(store: Store) -> None
     """Released leases are due at once; a step no longer in flight keeps its time."""
     await _steps(store)
     await _lease(store, NOW, 10, NOW + 30)
-    await store.run(lambda tx: tx.release_polls([("pl_f", 0), ("pl_j", 0), ("pl_x", 0)], NOW + 1))
-    await store.run(lambda tx: tx.release_polls([], NOW + 1))
+    await store.run(
+        lambda tx: tx.claims.release_polls([("pl_f", 0), ("pl_j", 0), ("pl_x", 0)], NOW + 1)
+    )
+    await store.run(lambda tx: tx.claims.release_polls([], NOW + 1))
     f, j = await store.get("pl_f"), await store.get("pl_j")
     assert f is not None
     assert j is not None
@@ -78,8 +81,8 @@ async def test_in_flight_counts_per_provider(store: Store) -> None:
     await _steps(store)
 
     async def job(tx: Transaction) -> tuple[int, int, int]:
-        await tx.lock_provider("fake")
-        return await tx.in_flight_of("fake"), await tx.in_flight_of("other"), 0
+        await tx.claims.lock_provider("fake")
+        return await tx.claims.in_flight_of("fake"), await tx.claims.in_flight_of("other"), 0
 
     assert await store.run(job) == (4, 0, 0)
 
@@ -95,33 +98,35 @@ async def test_orphaned_submits_are_those_of_silent_replicas(store: Store) -> No
         with_step(make_view("pl_d"), 0, status=S.SUBMITTING),
         with_step(make_view("pl_e"), 0, status=S.SUBMITTED, claimed_by="dead"),
     )
-    await store.run(lambda tx: tx.heartbeat("dead", NOW - 60, NOW - 86_400))
-    await store.run(lambda tx: tx.heartbeat("alive", NOW - 1, NOW - 86_400))
-    orphans = await store.run(lambda tx: tx.orphaned_submits("me", NOW - 30))
+    await store.run(lambda tx: tx.replicas.heartbeat("dead", NOW - 60, NOW - 86_400))
+    await store.run(lambda tx: tx.replicas.heartbeat("alive", NOW - 1, NOW - 86_400))
+    orphans = await store.run(lambda tx: tx.claims.orphaned_submits("me", NOW - 30))
     assert sorted(orphans, key=str) == [("pl_b", 0, "dead"), ("pl_d", 0, None)]
     # At a start on a database nobody else writes, every other replica counts as gone.
-    everyone = await store.run(lambda tx: tx.orphaned_submits("me", float("inf")))
+    everyone = await store.run(lambda tx: tx.claims.orphaned_submits("me", float("inf")))
     assert sorted(p for p, _, _ in everyone) == ["pl_a", "pl_b", "pl_d"]
-    await store.run(lambda tx: tx.leave("alive"))
-    orphans = await store.run(lambda tx: tx.orphaned_submits("me", NOW - 30))
+    await store.run(lambda tx: tx.replicas.leave("alive"))
+    orphans = await store.run(lambda tx: tx.claims.orphaned_submits("me", NOW - 30))
     assert sorted(p for p, _, _ in orphans) == ["pl_a", "pl_b", "pl_d"]
 
 
-async def test_replicas_long_silent_are_forgotten_once_nothing_is_theirs(store: Store) -> None:
+async def test_replicas_long_silent_are_forgotten_once_nothing_is_theirs(
+    store: Store, store_url: str
+) -> None:
     await create(store, with_step(make_view("pl_a"), 0, status=S.SUBMITTING, claimed_by="old"))
-    await store.run(lambda tx: tx.heartbeat("old", NOW - 100_000, NOW - 200_000))
-    await store.run(lambda tx: tx.heartbeat("gone", NOW - 100_000, NOW - 200_000))
-    await store.run(lambda tx: tx.heartbeat("me", NOW, NOW - 86_400))
-    names = {r["id"] for r in await store._fetch("SELECT id FROM replicas")}
+    await store.run(lambda tx: tx.replicas.heartbeat("old", NOW - 100_000, NOW - 200_000))
+    await store.run(lambda tx: tx.replicas.heartbeat("gone", NOW - 100_000, NOW - 200_000))
+    await store.run(lambda tx: tx.replicas.heartbeat("me", NOW, NOW - 86_400))
+    names = {r["id"] for r in await sql.rows(store_url, "SELECT id FROM replicas")}
     assert names == {"old", "me"}  # "old" still has a submit in flight
 
 
 async def test_step_by_task(store: Store) -> None:
     """A provider's task id leads to its step; another provider's does not."""
     await _steps(store)
-    assert await store.run(lambda tx: tx.step_by_task("fake", "t-g")) == ("pl_g", 0)
-    assert await store.run(lambda tx: tx.step_by_task("other", "t-g")) is None
-    assert await store.run(lambda tx: tx.step_by_task("fake", "t-zzz")) is None
+    assert await store.run(lambda tx: tx.callbacks.step_by_task("fake", "t-g")) == ("pl_g", 0)
+    assert await store.run(lambda tx: tx.callbacks.step_by_task("other", "t-g")) is None
+    assert await store.run(lambda tx: tx.callbacks.step_by_task("fake", "t-zzz")) is None
 
 
 async def test_next_due(store: Store) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from orchestrator.models import EventDraft, PipelineView
 from orchestrator.store import Store, Transaction
+from orchestrator.transitions import commit_transition
 from tests.store.builders import NOW, change, make_view
 
 
@@ -17,12 +18,11 @@ def _creating(*pipeline_ids: str, then: str = "") -> Callable[[Transaction], Awa
 
     async def job(tx: Transaction) -> int:
         views = [make_view(p) for p in pipeline_ids]
-        events = [EventDraft("pipeline.created", p) for p in pipeline_ids]
-        written = await tx.save([(None, v) for v in views], events, NOW)
+        written = len((await commit_transition(tx, [(None, v) for v in views], NOW)).events)
         if then == "raise":
             raise RuntimeError("job failed")
         if then == "dup":
-            await tx.save([(None, make_view("pl_a"))], [], NOW)
+            await commit_transition(tx, [(None, make_view("pl_a"))], NOW)
         return written
 
     return job
@@ -60,7 +60,7 @@ async def test_commit_listeners(store: Store) -> None:
 
     store.add_commit_listener(listener)
     await store.run(_creating("pl_a"))
-    await store.run(lambda tx: tx.secret("s", "v", NOW))  # no events: nobody to wake
+    await store.run(lambda tx: tx.replicas.secret("s", "v", NOW))  # no events: nobody to wake
     store.remove_commit_listener(listener)
     await store.run(_creating("pl_b"))
     assert commits == [1]
@@ -92,7 +92,7 @@ async def test_listeners_ignore_events_of_a_rolled_back_job(store: Store) -> Non
     view = make_view("pl_rolled_back")
 
     async def failing(tx: Transaction) -> None:
-        await tx.save([(None, view)], [EventDraft("pipeline.created", view.pipeline.id)], 1.0)
+        await commit_transition(tx, [(None, view)], 1.0)
         raise RuntimeError("undo me")
 
     with pytest.raises(RuntimeError):

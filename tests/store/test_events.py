@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orchestrator.models import EventDraft, PipelineView
 from orchestrator.store import Store, Transaction
+from orchestrator.transitions import commit_transition
 from tests.store.builders import NOW, change, create, make_view
 
 
@@ -80,13 +81,15 @@ async def test_events_of_one_transaction_follow_each_other(store: Store) -> None
     last = await store.last_event_id()
 
     async def job(tx: Transaction) -> int:
-        views = await tx.load(["pl_a", "pl_b"])
+        views = await tx.pipelines.load(["pl_a", "pl_b"])
         events = [
             EventDraft("x", "pl_b"),
             EventDraft("y", "pl_a"),
             EventDraft("z", "pl_b"),
         ]
-        return await tx.save([(v, v) for v in views.values()], events, NOW)
+        return len(
+            (await commit_transition(tx, [(v, v) for v in views.values()], NOW, events)).events
+        )
 
     assert await store.run(job) == 3
     tail = await store.events_after(last)

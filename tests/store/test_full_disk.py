@@ -46,7 +46,7 @@ async def test_writes_work_again_after_the_disk_was_full(tiny_fs: Path) -> None:
         blob = "x" * 20_000
 
         async def write(tx: Transaction) -> str:
-            return await tx.secret(f"k{len(written)}", blob, 0.0)
+            return await tx.replicas.secret(f"k{len(written)}", blob, 0.0)
 
         written: list[str] = []
         filler = tiny_fs / "filler"

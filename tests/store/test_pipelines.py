@@ -7,6 +7,7 @@ from dataclasses import replace
 from orchestrator.models import PipelineStatus, PipelineView, StepError, StepStatus
 from orchestrator.providers.base import VideoParams
 from orchestrator.store import Store, Transaction, open_store
+from tests.store import sql
 from tests.store.builders import NOW, change, create, make_view, with_step
 
 
@@ -18,7 +19,7 @@ async def test_migrate_is_idempotent(store: Store, store_url: str) -> None:
     again = await open_store(store_url)
     try:
         assert await again.get("pl_a") == await store.get("pl_a")
-        rows = await again._fetch("SELECT version FROM schema_migrations ORDER BY version")
+        rows = await sql.rows(store_url, "SELECT version FROM schema_migrations ORDER BY version")
         versions = [r["version"] for r in rows]
         assert versions == list(range(1, len(versions) + 1))
     finally:
@@ -85,7 +86,7 @@ async def test_load_many_and_unknown(store: Store) -> None:
     """``load`` returns the pipelines that exist, with steps in index order; ``get`` of an
     unknown id is None."""
     await create(store, make_view("pl_a", 2), make_view("pl_b", 12))
-    views = await store.run(lambda tx: tx.load(["pl_b", "pl_a", "pl_nope", "pl_a"]))
+    views = await store.run(lambda tx: tx.pipelines.load(["pl_b", "pl_a", "pl_nope", "pl_a"]))
     assert sorted(views) == ["pl_a", "pl_b"]
     assert [s.index for s in views["pl_b"].steps] == list(range(12))
     assert await store.get("pl_nope") is None
@@ -115,8 +116,8 @@ async def test_by_idempotency_key(store: Store) -> None:
     await create(store, make_view("pl_a", idempotency_key="k1"), make_view("pl_b"))
 
     async def job(tx: Transaction) -> tuple[str | None, PipelineView | None]:
-        found = await tx.by_idempotency_key("k1")
-        return (found.pipeline.id if found else None), await tx.by_idempotency_key("k2")
+        found = await tx.pipelines.by_idempotency_key("k1")
+        return (found.pipeline.id if found else None), await tx.pipelines.by_idempotency_key("k2")
 
     assert await store.run(job) == ("pl_a", None)
 

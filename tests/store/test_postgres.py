@@ -12,6 +12,8 @@ from orchestrator import steps as step_rules
 from orchestrator.models import EventDraft, PipelineView, StepStatus
 from orchestrator.store import Store, Transaction, open_store
 from orchestrator.store.postgres import numbered
+from orchestrator.transitions import commit_transition
+from tests.store import sql
 from tests.store.builders import NOW, create, make_view
 
 Keys = list[tuple[str, int]]
@@ -57,7 +59,7 @@ async def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
     """Stores opened at the same moment on an empty database apply each migration once."""
     stores = await asyncio.gather(*(open_store(pg_url) for _ in range(4)))
     try:
-        rows = await stores[0]._fetch("SELECT version FROM schema_migrations ORDER BY version")
+        rows = await sql.rows(pg_url, "SELECT version FROM schema_migrations ORDER BY version")
         versions = [r["version"] for r in rows]
         assert versions == list(range(1, len(versions) + 1))
     finally:
@@ -66,9 +68,9 @@ async def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
 
 async def _claim_submits(tx: Transaction) -> Keys:
     """What the engine does: pick due submits, hold them a moment, record the claim."""
-    keys = await tx.due_submits("fake", NOW, 3)
+    keys = await tx.claims.due_submits("fake", NOW, 3)
     await asyncio.sleep(0.002)  # keep the rows locked while the other replica looks
-    views = await tx.load({p for p, _ in keys}, skip_locked=True)
+    views = await tx.pipelines.load({p for p, _ in keys}, skip_locked=True)
     keys = [k for k in keys if k[0] in views]
     changes: dict[str, tuple[PipelineView, PipelineView]] = {}
     for pid, idx in keys:
@@ -76,16 +78,16 @@ async def _claim_submits(tx: Transaction) -> Keys:
         steps = list(after.steps)
         steps[idx] = step_rules.claim_submit(steps[idx], NOW)
         changes[pid] = (before, PipelineView(after.pipeline, tuple(steps)))
-    await tx.save(list(changes.values()), [], NOW)
+    await commit_transition(tx, list(changes.values()), NOW)
     return keys
 
 
 async def _claim_polls(tx: Transaction) -> Keys:
-    keys = await tx.due_polls("fake", NOW, 3)
+    keys = await tx.claims.due_polls("fake", NOW, 3)
     await asyncio.sleep(0.002)
-    views = await tx.load({p for p, _ in keys}, skip_locked=True)
+    views = await tx.pipelines.load({p for p, _ in keys}, skip_locked=True)
     keys = [k for k in keys if k[0] in views]
-    await tx.lease_polls(dict.fromkeys(keys, NOW + 60))
+    await tx.claims.lease_polls(dict.fromkeys(keys, NOW + 60))
     return keys
 
 
@@ -138,7 +140,7 @@ async def test_two_replicas_never_claim_the_same_step(pg_url: str) -> None:
 
 async def _make_running(store: Store, pids: list[str]) -> None:
     async def job(tx: Transaction) -> None:
-        views = await tx.load(pids)
+        views = await tx.pipelines.load(pids)
         changes = [
             (
                 v,
@@ -157,7 +159,7 @@ async def _make_running(store: Store, pids: list[str]) -> None:
             )
             for v in views.values()
         ]
-        await tx.save(changes, [], NOW)
+        await commit_transition(tx, changes, NOW)
 
     await store.run(job)
 
@@ -174,9 +176,9 @@ async def test_a_deadlock_victim_is_run_again(pg_url: str) -> None:
         def locking(first: str, second: str) -> Callable[[Transaction], Awaitable[str]]:
             async def job(tx: Transaction) -> str:
                 runs.append(first)
-                await tx.lock_pipelines([first])
+                await tx.pipelines.lock_pipelines([first])
                 await asyncio.sleep(0.2)
-                await tx.lock_pipelines([second])
+                await tx.pipelines.lock_pipelines([second])
                 return first
 
             return job
@@ -200,8 +202,8 @@ async def test_event_ids_follow_commit_order(pg_url: str) -> None:
 
         def appending(pipeline_id: str, hold: float) -> Callable[[Transaction], Awaitable[None]]:
             async def job(tx: Transaction) -> None:
-                view = (await tx.load([pipeline_id]))[pipeline_id]
-                await tx.save([(view, view)], [EventDraft("tick", pipeline_id)], NOW)
+                view = (await tx.pipelines.load([pipeline_id]))[pipeline_id]
+                await commit_transition(tx, [(view, view)], NOW, [EventDraft("tick", pipeline_id)])
                 await asyncio.sleep(hold)
 
             return job
@@ -229,7 +231,7 @@ async def test_a_commit_with_events_wakes_the_other_replicas(pg_url: str) -> Non
         await asyncio.sleep(0.3)  # listening (a first wake-up says so)
         for event in heard.values():
             event.clear()
-        await one.run(lambda tx: tx.heartbeat("r1", NOW, NOW - 86_400))
+        await one.run(lambda tx: tx.replicas.heartbeat("r1", NOW, NOW - 86_400))
         await asyncio.sleep(0.2)
         assert not heard["two"].is_set()
         await create(one, make_view("pl_a"))

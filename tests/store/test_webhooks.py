@@ -53,13 +53,13 @@ def _message(
 async def _endpoints(store: Store, *endpoints: Endpoint) -> None:
     async def job(tx: Transaction) -> None:
         for endpoint in endpoints:
-            await tx.insert_endpoint(endpoint)
+            await tx.webhooks.insert_endpoint(endpoint)
 
     await store.run(job)
 
 
 async def _messages(store: Store, *messages: Message) -> None:
-    await store.run(lambda tx: tx.insert_messages(messages))
+    await store.run(lambda tx: tx.webhooks.insert_messages(messages))
 
 
 async def test_endpoints_crud(store: Store) -> None:
@@ -80,12 +80,12 @@ async def test_endpoints_crud(store: Store) -> None:
     )
 
     async def job(tx: Transaction) -> tuple[list[Endpoint], Endpoint | None, list[Endpoint]]:
-        enabled = await tx.enabled_endpoints()
-        await tx.update_endpoint(changed)
-        return enabled, await tx.endpoint("ep_1"), await tx.enabled_endpoints()
+        enabled = await tx.webhooks.enabled_endpoints()
+        await tx.webhooks.update_endpoint(changed)
+        return enabled, await tx.webhooks.endpoint("ep_1"), await tx.webhooks.enabled_endpoints()
 
     assert await store.run(job) == ([_endpoint("ep_1")], changed, [])
-    await store.run(lambda tx: tx.delete_endpoint("ep_2", NOW))
+    await store.run(lambda tx: tx.webhooks.delete_endpoint("ep_2", NOW))
     assert await store.endpoints() == [changed]
 
 
@@ -141,16 +141,18 @@ async def test_due_chains_keep_order_and_lease(store: Store) -> None:
         return [[m.id for m in chain] for chain in chains]
 
     lease = NOW + 30
-    assert ids(await store.run(lambda tx: tx.due_chains(NOW, 1, lease, 2))) == [["msg_1", "msg_2"]]
-    assert ids(await store.run(lambda tx: tx.due_chains(NOW, 10, lease, 2))) == [["msg_4"]]
-    assert await store.run(lambda tx: tx.due_chains(NOW, 10, lease, 2)) == []
+    assert ids(await store.run(lambda tx: tx.webhooks.due_chains(NOW, 1, lease, 2))) == [
+        ["msg_1", "msg_2"]
+    ]
+    assert ids(await store.run(lambda tx: tx.webhooks.due_chains(NOW, 10, lease, 2))) == [["msg_4"]]
+    assert await store.run(lambda tx: tx.webhooks.due_chains(NOW, 10, lease, 2)) == []
     leased = await store.get_message("msg_2")
     assert leased is not None
     assert leased.next_attempt_at == lease
 
-    await store.run(lambda tx: tx.release_messages(["msg_1", "msg_2"], NOW))
-    await store.run(lambda tx: tx.release_messages([], NOW))
-    assert ids(await store.run(lambda tx: tx.due_chains(NOW, 10, lease, 5))) == [
+    await store.run(lambda tx: tx.webhooks.release_messages(["msg_1", "msg_2"], NOW))
+    await store.run(lambda tx: tx.webhooks.release_messages([], NOW))
+    assert ids(await store.run(lambda tx: tx.webhooks.due_chains(NOW, 10, lease, 5))) == [
         ["msg_1", "msg_2", "msg_3"]
     ]
 
@@ -176,14 +178,14 @@ async def test_update_messages_and_attempts(store: Store) -> None:
     ]
 
     async def job(tx: Transaction) -> Message | None:
-        await tx.update_messages([delivered])
-        await tx.update_messages([])
-        await tx.insert_attempts(attempts)
-        await tx.insert_attempts([])
-        return await tx.message("msg_1")
+        await tx.webhooks.update_messages([delivered])
+        await tx.webhooks.update_messages([])
+        await tx.webhooks.insert_attempts(attempts)
+        await tx.webhooks.insert_attempts([])
+        return await tx.webhooks.message("msg_1")
 
     assert await store.run(job) == delivered
-    chains = await store.run(lambda tx: tx.due_chains(NOW, 10, NOW + 30, 5))
+    chains = await store.run(lambda tx: tx.webhooks.due_chains(NOW, 10, NOW + 30, 5))
     assert [[m.id for m in c] for c in chains] == [["msg_2"]]
     stored = await store.attempts("msg_1")
     assert [replace(a, id=0) for a in stored] == attempts[:2]
@@ -200,7 +202,7 @@ async def test_list_messages_filters(store: Store) -> None:
         _message("msg_3", "ep_1", "pl_b", 1, NOW),
         _message("msg_4", "ep_1", "pl_b", 2, NOW),
     )
-    await store.run(lambda tx: tx.fail_pending("ep_1", "pl_b", "gone", NOW + 1))
+    await store.run(lambda tx: tx.webhooks.fail_pending("ep_1", "pl_b", "gone", NOW + 1))
 
     async def ids(
         destination: str | None = None,
@@ -234,9 +236,9 @@ async def test_fail_pending_and_redeliver(store: Store) -> None:
         _message("msg_2", "ep_1", "pl_b", 1, NOW),
         _message("msg_3", "ep_2", "pl_a", 1, NOW),
     )
-    await store.run(lambda tx: tx.fail_pending("ep_1", "pl_a", "cancelled", NOW + 1))
-    await store.run(lambda tx: tx.fail_pending("ep_1", None, "endpoint deleted", NOW + 5))
-    await store.run(lambda tx: tx.fail_pending("ep_2", None, "disabled", NOW + 9))
+    await store.run(lambda tx: tx.webhooks.fail_pending("ep_1", "pl_a", "cancelled", NOW + 1))
+    await store.run(lambda tx: tx.webhooks.fail_pending("ep_1", None, "endpoint deleted", NOW + 5))
+    await store.run(lambda tx: tx.webhooks.fail_pending("ep_2", None, "disabled", NOW + 9))
     failed = await store.get_message("msg_1")
     assert failed is not None
     assert (failed.status, failed.last_error, failed.finished_at, failed.next_attempt_at) == (
@@ -245,11 +247,14 @@ async def test_fail_pending_and_redeliver(store: Store) -> None:
         NOW + 1,
         None,
     )
-    assert await store.run(lambda tx: tx.redeliver_failed_since(NOW + 5, "ep_1", NOW + 10)) == 1
+    assert (
+        await store.run(lambda tx: tx.webhooks.redeliver_failed_since(NOW + 5, "ep_1", NOW + 10))
+        == 1
+    )
     again = await store.get_message("msg_2")
     assert again is not None
     assert (again.status, again.next_attempt_at, again.finished_at) == (M.PENDING, NOW + 10, None)
-    assert await store.run(lambda tx: tx.redeliver_failed_since(NOW, None, NOW + 11)) == 2
+    assert await store.run(lambda tx: tx.webhooks.redeliver_failed_since(NOW, None, NOW + 11)) == 2
     assert {m.id for m in await store.messages(status="pending")} == {"msg_1", "msg_2", "msg_3"}
 
 
@@ -257,7 +262,7 @@ async def test_deleting_an_endpoint_fails_its_pending_messages(store: Store) -> 
     """Messages waiting for a deleted endpoint are given up with a reason."""
     await _endpoints(store, _endpoint("ep_1"))
     await _messages(store, _message("msg_1", "ep_1", "pl_a", 1, NOW))
-    await store.run(lambda tx: tx.delete_endpoint("ep_1", NOW + 3))
+    await store.run(lambda tx: tx.webhooks.delete_endpoint("ep_1", NOW + 3))
     gone = await store.get_message("msg_1")
     assert gone is not None
     assert (gone.status, gone.last_error, gone.finished_at) == (

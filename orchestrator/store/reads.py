@@ -1,0 +1,151 @@
+"""Plain reads outside any write transaction: what the API, the stream and /metrics show."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from orchestrator.artifacts.models import StepArtifact
+from orchestrator.models import Event, PipelineView
+from orchestrator.store import queries as q
+from orchestrator.store.artifact_tx import step_artifacts
+from orchestrator.store.backend import Backend
+from orchestrator.store.pipeline_tx import load_views
+from orchestrator.store.rows import Row, event_from_row
+from orchestrator.store.webhook_rows import attempt_from_row, endpoint_from_row, message_from_row
+from orchestrator.webhooks.models import Attempt, Endpoint, Message
+
+
+class Reads:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self._backend.reader() as conn:
+            return await conn.fetch(sql, params)
+
+    async def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self._backend.reader() as conn:
+            return await conn.fetchval(sql, params)
+
+    async def ping(self) -> None:
+        await self._value("SELECT 1")
+
+    async def get(self, pipeline_id: str) -> PipelineView | None:
+        async with self._backend.reader() as conn:
+            return (await load_views(conn, [pipeline_id], lock="")).get(pipeline_id)
+
+    async def list_pipelines(
+        self,
+        *,
+        status: str | None = None,
+        provider: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[PipelineView]:
+        async with self._backend.reader() as conn:
+            rows = await conn.fetch(
+                q.LIST_PIPELINES,
+                (status, status, provider, provider, before_id, before_id, limit),
+            )
+            ids = [r["id"] for r in rows]
+            views = await load_views(conn, ids, lock="")
+        return [views[i] for i in ids if i in views]
+
+    async def events(self, pipeline_id: str, after_seq: int = 0, limit: int = 1000) -> list[Event]:
+        rows = await self._rows(q.EVENTS_OF_PIPELINE, (pipeline_id, after_seq, limit))
+        return [event_from_row(r) for r in rows]
+
+    async def events_after(
+        self, after_id: int, pipeline_id: str | None = None, limit: int = 1000
+    ) -> list[Event]:
+        rows = await self._rows(q.EVENTS_AFTER, (after_id, pipeline_id, pipeline_id, limit))
+        return [event_from_row(r) for r in rows]
+
+    async def last_event_id(self) -> int:
+        return int(await self._value(q.LAST_EVENT_ID) or 0)
+
+    async def step_artifacts(self, pipeline_ids: Collection[str]) -> list[StepArtifact]:
+        async with self._backend.reader() as conn:
+            return await step_artifacts(conn, pipeline_ids)
+
+    async def next_due(self) -> float | None:
+        return _time(await self._value(q.NEXT_DUE))
+
+    async def next_download_due(self) -> float | None:
+        return _time(await self._value(q.NEXT_DOWNLOAD_DUE))
+
+    async def next_message_due(self) -> float | None:
+        return _time(await self._value(q.NEXT_MESSAGE_DUE))
+
+    async def count_steps_by_status(self) -> dict[str, int]:
+        return {r["status"]: r["n"] for r in await self._rows(q.COUNT_STEPS_BY_STATUS)}
+
+    async def endpoints(self) -> list[Endpoint]:
+        return [endpoint_from_row(r) for r in await self._rows(q.SELECT_ENDPOINTS)]
+
+    async def get_endpoint(self, endpoint_id: str) -> Endpoint | None:
+        rows = await self._rows(q.SELECT_ENDPOINT, (endpoint_id,))
+        return endpoint_from_row(rows[0]) if rows else None
+
+    async def get_message(self, message_id: str) -> Message | None:
+        rows = await self._rows(q.SELECT_MESSAGE, (message_id,))
+        return message_from_row(rows[0]) if rows else None
+
+    async def messages(
+        self,
+        *,
+        destination: str | None = None,
+        pipeline_id: str | None = None,
+        status: str | None = None,
+        before_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Message]:
+        rows = await self._rows(
+            q.LIST_MESSAGES,
+            (
+                *(destination, destination),
+                *(pipeline_id, pipeline_id),
+                *(status, status),
+                *(before_id, before_id),
+                limit,
+            ),
+        )
+        return [message_from_row(r) for r in rows]
+
+    async def attempts(self, message_id: str) -> list[Attempt]:
+        return [attempt_from_row(r) for r in await self._rows(q.SELECT_ATTEMPTS, (message_id,))]
+
+    async def metrics_snapshot(self) -> dict[str, dict[str, int]]:
+        """Counts for ``/metrics``, from a few aggregate queries in one read.
+
+        ``pipelines`` and ``steps`` by status; ``in_flight`` (steps submitted or running) and
+        ``polls`` (polls ever made) by provider; ``deliveries`` (webhook attempts) by result:
+        2xx, redirect, 4xx, 5xx, refused or error; ``artifacts``: ``count`` and ``bytes``.
+        """
+        async with self._backend.reader() as conn:
+            pipelines = await conn.fetch(q.PIPELINES_BY_STATUS)
+            steps = await conn.fetch(q.STEPS_BY_PROVIDER_STATUS)
+            attempts = await conn.fetch(q.ATTEMPTS_BY_RESULT)
+            totals = (await conn.fetch(q.ARTIFACT_TOTALS))[0]
+        by_status: dict[str, int] = {}
+        in_flight: dict[str, int] = {}
+        polls: dict[str, int] = {}
+        for r in steps:
+            provider, status, n = r["provider"], r["status"], int(r["n"])
+            by_status[status] = by_status.get(status, 0) + n
+            busy = n if status in ("submitted", "running") else 0
+            in_flight[provider] = in_flight.get(provider, 0) + busy
+            polls[provider] = polls.get(provider, 0) + int(r["polls"])
+        return {
+            "pipelines": {r["status"]: int(r["n"]) for r in pipelines},
+            "steps": by_status,
+            "in_flight": in_flight,
+            "polls": polls,
+            "deliveries": {r["result"]: int(r["n"]) for r in attempts},
+            "artifacts": {"count": int(totals["n"]), "bytes": int(totals["bytes"])},
+        }
+
+
+def _time(value: Any) -> float | None:
+    return float(value) if value is not None else None

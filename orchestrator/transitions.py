@@ -1,0 +1,107 @@
+"""What a change of pipelines implies, worked out once: the rows to write, the events that
+tell it (numbered), the webhook messages they send and the videos to download.
+
+``implied`` is pure; ``commit_transition`` is the one place that hands its result to the
+store, inside the caller's transaction. The store writes what it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from orchestrator import pipelines as pipeline_rules
+from orchestrator.artifacts.jobs import downloads_for
+from orchestrator.artifacts.models import Download
+from orchestrator.models import Event, EventDraft, Pipeline, PipelineView, Step
+from orchestrator.store import Transaction
+from orchestrator.webhooks.models import Endpoint, Message
+from orchestrator.webhooks.outbox import messages_for
+
+Change = tuple[PipelineView | None, PipelineView]
+"""(before, after) of one pipeline; ``before`` is None for a new pipeline."""
+
+
+@dataclass(frozen=True, slots=True)
+class Implied:
+    new_pipelines: tuple[Pipeline, ...]
+    changed_pipelines: tuple[Pipeline, ...]
+    """Every pipeline of the change that is not new (its event count at least moves)."""
+    new_steps: tuple[Step, ...]
+    changed_steps: tuple[Step, ...]
+    events: tuple[Event, ...]
+    """Numbered per pipeline after its last event; ``id`` is left to the database (0)."""
+    outbox: tuple[Message, ...]
+    downloads: tuple[Download, ...]
+
+
+def implied(
+    changes: Iterable[Change],
+    now: float,
+    endpoints: Sequence[Endpoint] = (),
+    extra: Iterable[EventDraft] = (),
+) -> Implied:
+    """What ``changes`` imply, given the enabled webhook ``endpoints``.
+
+    Events: each change's (``pipelines.events_between``), in order, then ``extra`` ones that
+    the change alone cannot tell (an overdue task, a stored video), as given. Each names a
+    pipeline among ``changes``.
+    """
+    changes = list(changes)
+    pipelines: dict[str, Pipeline] = {}
+    created: set[str] = set()
+    new_steps: list[Step] = []
+    changed_steps: list[Step] = []
+    drafts: list[EventDraft] = []
+    for before, after in changes:
+        old_steps = {s.index: s for s in before.steps} if before else {}
+        for step in after.steps:
+            old = old_steps.get(step.index)
+            if old is None:
+                new_steps.append(step)
+            elif old != step:
+                changed_steps.append(step)
+        pipelines[after.pipeline.id] = after.pipeline
+        if before is None:
+            created.add(after.pipeline.id)
+        drafts += pipeline_rules.events_between(before, after)
+    drafts += extra
+    events: list[Event] = []
+    for draft in drafts:
+        pipeline = pipelines.get(draft.pipeline_id)
+        if pipeline is None:
+            raise ValueError(
+                f"event {draft.type!r} names pipeline {draft.pipeline_id!r}, "
+                "which is not among the changes"
+            )
+        seq = pipeline.event_seq + 1
+        pipelines[draft.pipeline_id] = replace(pipeline, event_seq=seq)
+        events.append(Event(0, draft.pipeline_id, seq, draft.type, draft.step, draft.data, now))
+    return Implied(
+        new_pipelines=tuple(p for pid, p in pipelines.items() if pid in created),
+        changed_pipelines=tuple(p for pid, p in pipelines.items() if pid not in created),
+        new_steps=tuple(new_steps),
+        changed_steps=tuple(changed_steps),
+        events=tuple(events),
+        outbox=tuple(messages_for(events, pipelines, endpoints, now) if events else ()),
+        downloads=tuple(downloads_for(changes, now)),
+    )
+
+
+async def commit_transition(
+    tx: Transaction, changes: Iterable[Change], now: float, extra: Iterable[EventDraft] = ()
+) -> Implied:
+    """Write ``changes`` and all they imply in ``tx``: a step's success and the downloads that
+    keep its videos, an event and its webhook messages, are each one write."""
+    endpoints = await tx.webhooks.enabled_endpoints()
+    what = implied(changes, now, endpoints, extra)
+    await tx.pipelines.write(
+        new_pipelines=what.new_pipelines,
+        changed_pipelines=what.changed_pipelines,
+        new_steps=what.new_steps,
+        changed_steps=what.changed_steps,
+    )
+    await tx.artifacts.insert_downloads(what.downloads)
+    await tx.pipelines.append_events(what.events)
+    await tx.webhooks.insert_messages(what.outbox)
+    return what
