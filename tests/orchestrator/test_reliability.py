@@ -7,10 +7,10 @@ import random
 import pytest
 
 from orchestrator.engine import Engine
+from orchestrator.engine.pressure import BALANCE_PROBE_S, ProviderPressure
 from orchestrator.inbox import CallbackInbox
 from orchestrator.operations import Conflict, Operations
 from orchestrator.plans import PipelineRequest
-from orchestrator.pressure import BALANCE_PROBE_S, ProviderPressure
 from orchestrator.providers import errors as pe
 from orchestrator.providers.base import TaskState, TaskStatus
 from orchestrator.providers.config import ProviderSettings

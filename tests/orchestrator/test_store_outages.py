@@ -9,15 +9,15 @@ import random
 
 import pytest
 
-from orchestrator import engine as engine_module
 from orchestrator.backoff import Outage, delay
+from orchestrator.claim_loop import ClaimLoop
+from orchestrator.engine import engine as engine_module
 from orchestrator.models import StepStatus
 from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
 from orchestrator.providers.base import GenerateRequest
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from orchestrator.workers import ClaimLoop
 from tests.e2e.helpers import wait_until
 from tests.fakes import FakeProvider
 from tests.orchestrator.test_reliability import Clock, fake_engine

@@ -20,20 +20,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from orchestrator import health as health_rules
 from orchestrator import logs
-from orchestrator import outcomes as outcome_rules
 from orchestrator import pipelines as pipeline_rules
 from orchestrator import steps as step_rules
 from orchestrator.backoff import Outage
-from orchestrator.models import EventDraft, PipelineView, Step, StepError, StepStatus
-from orchestrator.pressure import ProviderPressure
-from orchestrator.providers import errors as pe
-from orchestrator.providers.base import Provider
-from orchestrator.providers.config import ProviderSettings
-from orchestrator.settings import Settings
-from orchestrator.store import Store, Transaction
-from orchestrator.work import (
+from orchestrator.engine import health as health_rules
+from orchestrator.engine import outcomes as outcome_rules
+from orchestrator.engine.perform import (
     CallbackUrlFor,
     Outcome,
     PollFailed,
@@ -45,6 +38,13 @@ from orchestrator.work import (
     poll,
     submit,
 )
+from orchestrator.engine.pressure import ProviderPressure
+from orchestrator.models import EventDraft, PipelineView, Step, StepError, StepStatus
+from orchestrator.providers import errors as pe
+from orchestrator.providers.base import Provider
+from orchestrator.providers.config import ProviderSettings
+from orchestrator.settings import Settings
+from orchestrator.store import Store, Transaction
 
 log = logging.getLogger("reelay.engine")
 
