@@ -23,7 +23,7 @@ from orchestrator.artifacts.downloader import Downloader
 from orchestrator.artifacts.retention import Pruner
 from orchestrator.artifacts.setup import open_storage, provider_auth
 from orchestrator.artifacts.storage import ArtifactStorage
-from orchestrator.engine import Engine
+from orchestrator.engine import CallbackUrlFor, Engine
 from orchestrator.inbox import CallbackInbox
 from orchestrator.metrics import Metrics
 from orchestrator.models import Step
@@ -38,7 +38,6 @@ from orchestrator.transport import AiohttpTransport
 from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.endpoints import WebhookOperations
 from orchestrator.webhooks.ssrf import WebhookSender
-from orchestrator.work import CallbackUrlFor
 from receiver import redact
 from receiver.app import create_receiver_app
 from receiver.tokens import CallbackTarget, CallbackTokens, callback_url

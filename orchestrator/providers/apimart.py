@@ -42,8 +42,8 @@ from orchestrator.providers.states import (
     raw_status,
     require_mapping,
     require_text,
-    settle,
     silent_audio_problems,
+    task_status,
     text,
     unsupported,
     url_list,
@@ -194,7 +194,7 @@ class ApimartProvider:
         urls = tuple(url for video in videos for url in url_list(video.get("url")))
         expiries = [e for e in (epoch_s(v.get("expires_at")) for v in videos) if e is not None]
         code, message = error_fields(data.get("error"))
-        return settle(
+        return task_status(
             task_id,
             raw_status(data.get("status"), NAME),
             urls=urls,

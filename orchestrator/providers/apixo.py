@@ -46,8 +46,8 @@ from orchestrator.providers.states import (
     raw_status,
     require_mapping,
     require_text,
-    settle,
     silent_audio_problems,
+    task_status,
     text,
     unsupported,
     url_list,
@@ -175,7 +175,7 @@ class ApixoProvider:
         """
         data = require_mapping(require_mapping(body, NAME, "answer").get("data"), NAME, "data")
         task_id = task_id or require_text(data.get("taskId"), NAME, "taskId")
-        status = settle(
+        status = task_status(
             task_id,
             raw_status(data.get("state"), NAME),
             urls=_result_urls(data.get("resultJson")),

@@ -142,7 +142,7 @@ def raw_status(value: object, provider: str) -> str:
     return value
 
 
-def settle(
+def task_status(
     task_id: str,
     raw: str,
     *,
@@ -206,7 +206,7 @@ def read_video_object(
     if not urls and state_for(raw) is TaskState.SUCCEEDED:
         urls = (content_url(task_id),)
     code, message = error_fields(video.get("error"))
-    return settle(
+    return task_status(
         task_id,
         raw,
         urls=urls,

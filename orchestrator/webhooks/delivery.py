@@ -18,6 +18,7 @@ from typing import Protocol
 from orchestrator import logs
 from orchestrator.backoff import Outage
 from orchestrator.batching import Batcher
+from orchestrator.claim_loop import ClaimLoop
 from orchestrator.store import Store, Transaction
 from orchestrator.webhooks import retry
 from orchestrator.webhooks.models import (
@@ -29,7 +30,6 @@ from orchestrator.webhooks.models import (
 )
 from orchestrator.webhooks.signing import headers as signed_headers
 from orchestrator.webhooks.ssrf import Delivery
-from orchestrator.workers import ClaimLoop
 
 log = logging.getLogger("reelay.webhooks")
 

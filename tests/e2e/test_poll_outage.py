@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.outcomes import TASK_NOT_FOUND_LIMIT
+from orchestrator.engine.outcomes import TASK_NOT_FOUND_LIMIT
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig

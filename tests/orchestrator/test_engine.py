@@ -154,7 +154,7 @@ async def test_restart_holds_interrupted_submits(
     clock = Clock()
     engine, ops = make_engine(settings, store, fake, clock)
     view, _ = await ops.create(CHAIN)
-    await engine._claim()  # the process dies after recording intent, before the answer
+    await engine.claim()  # the process dies after recording intent, before the answer
     fresh, _ = make_engine(settings, store, fake, clock, replica="r2")
     assert await fresh.recover(starting=True) == 1
     await drive(fresh, clock, rounds=5)

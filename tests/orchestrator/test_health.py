@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from orchestrator import health
-from orchestrator.pressure import ProviderPressure
+from orchestrator.engine import health
+from orchestrator.engine.pressure import ProviderPressure
 from orchestrator.providers import errors as pe
 from orchestrator.settings import Settings
 from orchestrator.store import Store

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
-from orchestrator import outcomes
+from orchestrator.engine import outcomes
+from orchestrator.engine.perform import Polled, PollFailed
 from orchestrator.models import StepStatus
 from orchestrator.providers import errors as pe
 from orchestrator.providers.base import Capabilities, TaskState, TaskStatus
 from orchestrator.providers.config import ProviderSettings
-from orchestrator.work import Polled, PollFailed
 from tests.orchestrator.test_steps import make
 
 CTX = outcomes.Context(

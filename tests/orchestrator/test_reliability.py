@@ -7,10 +7,10 @@ import random
 import pytest
 
 from orchestrator.engine import Engine
+from orchestrator.engine.pressure import BALANCE_PROBE_S, ProviderPressure
 from orchestrator.inbox import CallbackInbox
 from orchestrator.operations import Conflict, Operations
 from orchestrator.plans import PipelineRequest
-from orchestrator.pressure import BALANCE_PROBE_S, ProviderPressure
 from orchestrator.providers import errors as pe
 from orchestrator.providers.base import TaskState, TaskStatus
 from orchestrator.providers.config import ProviderSettings
@@ -124,8 +124,8 @@ async def test_callback_adopts_an_ambiguous_submit(
     task, so the step continues from it without a second submit."""
     engine, ops, clock = rig(settings, store, fake)
     view, _ = await ops.create(CHAIN)
-    claimed = await engine._claim()
-    await engine._perform(claimed[0])  # the provider created the task...
+    claimed = await engine.claim()
+    await engine.perform(claimed[0])  # the provider created the task...
     engine = fake_engine(store, fake, settings, clock, "restarted")
     await engine.recover(starting=True)  # ...but reelay died before recording it
     assert (await ops.get(view.pipeline.id)).steps[0].status == "ambiguous"

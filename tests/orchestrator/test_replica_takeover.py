@@ -56,7 +56,7 @@ async def test_only_a_silent_replicas_submits_are_taken_over(
     view, _ = await ops.create(CHAIN)
     await a.heartbeat()
     await b.heartbeat()
-    assert len(await a._claim()) == 1  # a records its intent; its request is in flight
+    assert len(await a.claim()) == 1  # a records its intent; its request is in flight
     assert await b.recover() == 0
     assert await _status(ops, view.pipeline.id) == ("submitting", "a", None)
 
@@ -83,12 +83,12 @@ async def test_a_late_answer_after_a_takeover_continues_from_its_task(
     a, b, ops, clock = two_replicas(shared_store, fake, settings)
     view, _ = await ops.create(CHAIN)
     await a.heartbeat()
-    [work] = await a._claim()
+    [work] = await a.claim()
     clock.now += settings.replica_ttl_s + 1
     await b.heartbeat()
     assert await b.recover() == 1
-    outcome = await a._perform(work)
-    await a._record([outcome])
+    outcome = await a.perform(work)
+    await a.record([outcome])
     assert await _status(ops, view.pipeline.id) == ("submitted", "a", fake.submits[0])
     for _ in range(20):
         clock.now += 60
@@ -105,13 +105,13 @@ async def test_an_answer_for_a_step_claimed_again_since_is_ignored(
     must not overwrite b's claim (nor crash the recording of other outcomes)."""
     a, b, ops, _ = two_replicas(shared_store, fake, settings)
     view, _ = await ops.create(CHAIN)
-    [work] = await a._claim()
+    [work] = await a.claim()
     await b.recover()  # a never beat: its claim is an orphan at once
     await ops.retry(view.pipeline.id)
-    [again] = await b._claim()
-    await a._record([await a._perform(work)])
+    [again] = await b.claim()
+    await a.record([await a.perform(work)])
     assert await _status(ops, view.pipeline.id) == ("submitting", "b", None)
-    await b._record([await b._perform(again)])
+    await b.record([await b.perform(again)])
     assert await _status(ops, view.pipeline.id) == ("submitted", "b", fake.submits[1])
 
 
@@ -123,8 +123,8 @@ async def test_a_replica_that_leaves_hands_over_at_once(
     a, b, ops, _ = two_replicas(shared_store, fake, settings)
     view, _ = await ops.create(CHAIN)
     await a.heartbeat()
-    await a._claim()
+    await a.claim()
     assert await b.recover() == 0
-    await a._leave()
+    await a.leave()
     assert await b.recover() == 1
     assert (await _status(ops, view.pipeline.id))[0] == "ambiguous"

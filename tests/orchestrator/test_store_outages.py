@@ -9,16 +9,14 @@ import random
 
 import pytest
 
-from orchestrator import engine as engine_module
 from orchestrator.backoff import Outage, delay
+from orchestrator.engine import engine as engine_module
 from orchestrator.models import StepStatus
 from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
 from orchestrator.providers.base import GenerateRequest
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from orchestrator.workers import ClaimLoop
-from tests.e2e.helpers import wait_until
 from tests.fakes import FakeProvider
 from tests.orchestrator.test_reliability import Clock, fake_engine
 
@@ -30,58 +28,6 @@ def test_backoff_doubles_up_to_its_cap_with_jitter() -> None:
     ceilings = [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
     for attempt, ceiling in enumerate(ceilings, start=1):
         assert ceiling / 2 <= delay(attempt, rng) <= ceiling
-
-
-async def test_claim_loop_survives_a_store_outage(caplog: pytest.LogCaptureFixture) -> None:
-    """Claims that fail (connection refused) are tried again; the loop goes on to perform
-    what is claimed once the database answers. One WARNING when the outage starts, one INFO
-    when it ends, no traceback."""
-    caplog.set_level(logging.INFO, logger=log.name)
-    answers: list[list[int] | Exception] = [
-        ConnectionRefusedError(111, "Connection refused"),
-        ConnectionRefusedError(111, "Connection refused"),
-        ConnectionRefusedError(111, "Connection refused"),
-        [1, 2],
-    ]
-    performed: list[int] = []
-
-    async def claim(limit: int) -> list[int]:
-        answer = answers.pop(0) if answers else []
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    async def next_due() -> float | None:
-        return None
-
-    loop: ClaimLoop[int] = ClaimLoop(
-        claim=claim,
-        perform=lambda item: _append(performed, item),
-        next_due=next_due,
-        clock=lambda: 0.0,
-        concurrency=4,
-        tick_s=0.01,
-        name="test items",
-        logger=log,
-    )
-    running = asyncio.create_task(loop.run())
-
-    async def done() -> bool:
-        assert not running.done(), running
-        return sorted(performed) == [1, 2]
-
-    await wait_until(done, within=20, what="the claimed items to be performed", every=0.01)
-    loop.stop()
-    await running
-    records = [r for r in caplog.records if r.name == log.name]
-    assert [r.levelname for r in records] == ["WARNING", "INFO"]
-    assert "Connection refused" in records[0].getMessage()
-    assert "after 3 failed attempt(s)" in records[1].getMessage()
-    assert not any(r.exc_info for r in records)
-
-
-async def _append(items: list[int], item: int) -> None:
-    items.append(item)
 
 
 async def test_outage_retry_gives_up_only_when_told() -> None:

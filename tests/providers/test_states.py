@@ -14,8 +14,8 @@ from orchestrator.providers.states import (
     pick_code,
     raw_status,
     read_video_object,
-    settle,
     state_for,
+    task_status,
     url_list,
 )
 
@@ -98,9 +98,9 @@ def test_raw_status_missing_is_unknown_but_wrong_type_is_refused() -> None:
         raw_status(3, "p")
 
 
-def test_settle_turns_success_without_urls_into_no_output() -> None:
+def test_task_status_turns_success_without_urls_into_no_output() -> None:
     """A success with no video URL is a failure with code NO_OUTPUT (D5)."""
-    status = settle("t", "completed", urls=())
+    status = task_status("t", "completed", urls=())
     assert (status.state, status.error_code, status.urls_expire_at) == (
         TaskState.FAILED,
         NO_OUTPUT,
@@ -108,10 +108,10 @@ def test_settle_turns_success_without_urls_into_no_output() -> None:
     )
 
 
-def test_settle_expiry_prefers_provider_then_completion() -> None:
+def test_task_status_expiry_prefers_provider_then_completion() -> None:
     """URLs expire at the provider's expires_at, else 24 h after completion (D9)."""
-    given = settle("t", "completed", urls=("u",), completed_at=100.0, expires_at=500.0)
-    derived = settle("t", "completed", urls=("u",), completed_at=100.0)
+    given = task_status("t", "completed", urls=("u",), completed_at=100.0, expires_at=500.0)
+    derived = task_status("t", "completed", urls=("u",), completed_at=100.0)
     assert given.urls_expire_at == 500.0
     assert derived.urls_expire_at == 100.0 + URL_LIFETIME_S
 

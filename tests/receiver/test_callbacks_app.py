@@ -208,12 +208,12 @@ async def test_body_for_another_task_is_refused(rig: Rig) -> None:
 async def test_callback_before_submit_answer_is_applied_later(rig: Rig) -> None:
     """A callback arriving before the submit's answer is recorded is kept and acted on once
     the task id is known."""
-    claimed = await rig.engine._claim()
+    claimed = await rig.engine.claim()
     task_id = "generate-0"  # the fake's first id, not yet recorded in the store
     response = await rig.post(rig.url(0), {"task_id": task_id, "state": "succeeded"})
     assert response.status_code == 200
-    outcomes = [await rig.engine._perform(w) for w in claimed]
-    await rig.engine._record(outcomes)
+    outcomes = [await rig.engine.perform(w) for w in claimed]
+    await rig.engine.record(outcomes)
     step = (await rig.ops.get(rig.pipeline_id)).steps[0]
     assert step.provider_task_id == task_id
     assert step.next_at == rig.clock.now

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from orchestrator import schedule
 from orchestrator import steps as step_rules
+from orchestrator.engine.perform import Outcome, Polled, PollFailed, SubmitFailed, Submitted
+from orchestrator.engine.pressure import BALANCE_PROBE_S
 from orchestrator.models import EventDraft, Step, StepError
-from orchestrator.pressure import BALANCE_PROBE_S
 from orchestrator.providers import errors as pe
 from orchestrator.providers.base import Capabilities
 from orchestrator.providers.config import ProviderSettings
-from orchestrator.work import Outcome, Polled, PollFailed, SubmitFailed, Submitted
 
 TASK_NOT_FOUND_LIMIT = 5
 """Consecutive 404s on a task we created before we believe it is gone (providers can lag).

@@ -1,17 +1,21 @@
-"""One unit of provider work — a submit or a poll — and what came of it.
+"""Performing a claimed unit of provider work — a submit or a poll — and what came of it.
 
 Performing work only talks to the provider; it never writes. Outcomes are recorded later, in
-batches, by the engine.
+batches (``orchestrator.engine.record``). What each answer says about how hard to push the
+provider is fed to its back-pressure and health here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from orchestrator import logs
+from orchestrator.engine.health import ProviderHealth
+from orchestrator.engine.pressure import ProviderPressure
 from orchestrator.models import Step
+from orchestrator.providers import errors as pe
 from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider, TaskStatus
 from orchestrator.providers.errors import OutcomeUnknown, ProviderError
 
@@ -62,6 +66,49 @@ class PollFailed:
 
 
 Outcome = Submitted | SubmitFailed | Polled | PollFailed
+
+
+class Performer:
+    """Performs claimed work against its provider, within the provider's request rate."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        pressure: Mapping[str, ProviderPressure],
+        health: ProviderHealth,
+        *,
+        clock: Callable[[], float],
+        callback_url_for: CallbackUrlFor | None = None,
+    ) -> None:
+        self._providers = providers
+        self._pressure = pressure
+        self._health = health
+        self._clock = clock
+        self._callback_url_for = callback_url_for
+
+    async def perform(self, item: Work) -> Outcome:
+        provider = self._providers[item.step.provider]
+        pressure = self._pressure[item.step.provider]
+        if isinstance(item, PollWork):
+            await pressure.take_token(self._clock)
+            outcome = await poll(item, provider)
+        else:
+            url = None
+            if self._callback_url_for is not None and provider.capabilities.callbacks:
+                url = self._callback_url_for(item.step)
+            outcome = await submit(item, provider, url)
+        self._feel(pressure, outcome)
+        return outcome
+
+    def _feel(self, pressure: ProviderPressure, outcome: Outcome) -> None:
+        error = outcome.error if isinstance(outcome, SubmitFailed | PollFailed) else None
+        if isinstance(error, pe.RateLimited):
+            pressure.rate_limited(self._clock(), error.retry_after)
+        elif isinstance(error, pe.InsufficientBalance):
+            pressure.out_of_balance(self._clock())
+        elif error is None:
+            pressure.succeeded(submit=isinstance(outcome, Submitted))
+        self._health.check(pressure.name)
 
 
 async def submit(work: SubmitWork, provider: Provider, callback_url: str | None) -> Outcome:

@@ -6,7 +6,7 @@
   the first success resumes them. Waiting steps stay pending instead of failing.
 - An optional request rate per provider key, as a token bucket.
 
-Whether a provider is degraded, and the log lines saying so, are ``orchestrator.health``'s.
+Whether a provider is degraded, and the log lines saying so, are ``orchestrator.engine.health``'s.
 """
 
 from __future__ import annotations

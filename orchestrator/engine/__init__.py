@@ -1,0 +1,6 @@
+"""The engine: claims due work from the store, performs it against providers, records outcomes."""
+
+from orchestrator.engine.engine import Engine
+from orchestrator.engine.perform import CallbackUrlFor
+
+__all__ = ["CallbackUrlFor", "Engine"]
