@@ -41,7 +41,12 @@ def status_of(error: BaseException) -> tuple[int, str] | None:
     """The status and code of ``error``; None for a bug."""
     if outage_reason(error) is not None:
         return STATUSES[Unavailable]
-    return next((STATUSES[c] for c in type(error).__mro__ if c in STATUSES), None)
+    return branch_status(type(error))
+
+
+def branch_status(kind: type[BaseException]) -> tuple[int, str] | None:
+    """The status and code of the nearest branch above ``kind``; None outside the branches."""
+    return next((STATUSES[c] for c in kind.__mro__ if c in STATUSES), None)
 
 
 def outage_reason(error: BaseException) -> str | None:
