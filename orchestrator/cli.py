@@ -14,6 +14,7 @@ import anyio
 
 from orchestrator import eventloop, logs
 from orchestrator.client import ApiClient, ApiError
+from orchestrator.errors import Rejected
 from orchestrator.progress import pipeline_block, watch
 from orchestrator.settings import ConfigError, load_settings
 from orchestrator.watch import watch_events
@@ -21,8 +22,8 @@ from orchestrator.watch import watch_events
 DEFAULT_API_URL = "http://127.0.0.1:8081"
 
 
-class UsageError(Exception):
-    pass
+class UsageError(Rejected):
+    """The command line is wrong; the message says how."""
 
 
 def _parser() -> argparse.ArgumentParser:

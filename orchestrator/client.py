@@ -12,15 +12,17 @@ from typing import Any, TextIO
 
 import httpx
 
+from orchestrator.errors import ReelayError, Unavailable
+
 # The server is restarting, or a proxy in front of it cannot reach it, or its store is down.
 _UNAVAILABLE = frozenset({502, 503, 504})
 
 
-class ApiError(Exception):
+class ApiError(ReelayError):
     """The API refused a request or could not be reached; the message is one clear line."""
 
 
-class Unreachable(ApiError):
+class Unreachable(ApiError, Unavailable):
     """No answer from reelay, or one saying it is unavailable for now: worth trying again."""
 
 

@@ -7,11 +7,15 @@ import time
 from collections.abc import Callable, Mapping
 
 from orchestrator import pipelines as pipeline_rules
+from orchestrator.errors import Conflict, NotFound
 from orchestrator.models import Event, PipelineStatus, PipelineView, new_pipeline_id
 from orchestrator.plans import ExtendSpec, PipelineRequest, plan, plan_extend
 from orchestrator.providers.base import Provider
 from orchestrator.store import Store, Transaction
 from orchestrator.transitions import commit_transition
+
+# Conflict and NotFound are raised here; callers that catch them may import them from here.
+__all__ = ["Conflict", "NotFound", "Operations", "is_pipeline_id"]
 
 _PIPELINE_ID = re.compile(r"pl_[0-9a-f]{24}")
 
@@ -19,14 +23,6 @@ _PIPELINE_ID = re.compile(r"pl_[0-9a-f]{24}")
 def is_pipeline_id(value: str) -> bool:
     """Whether ``value`` has the shape of a pipeline id (listing's cursor is one)."""
     return _PIPELINE_ID.fullmatch(value) is not None
-
-
-class NotFound(Exception):
-    pass
-
-
-class Conflict(Exception):
-    pass
 
 
 class Operations:

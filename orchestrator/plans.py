@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from orchestrator.errors import FieldProblem, Rejected, joined
 from orchestrator.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
 from orchestrator.pipelines import depth
 from orchestrator.providers.base import Provider, Tier, VideoParams
@@ -70,16 +70,11 @@ class PipelineRequest(BaseModel):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class FieldProblem:
-    field: str
-    message: str
+class PlanRejected(Rejected):
+    """Every reason the request cannot run, each naming its field."""
 
-
-class PlanRejected(Exception):
     def __init__(self, problems: list[FieldProblem]) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-        self.problems = problems
+        super().__init__(joined(problems), problems)
 
 
 def check_extend(

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.errors import Rejected
 from orchestrator.providers.config import (
     ApifreeSettings,
     ApimartSettings,
@@ -24,7 +25,7 @@ from orchestrator.providers.config import (
 PROVIDER_NAMES: tuple[str, ...] = ("apimart", "octopusx", "apixo", "apifree")
 
 
-class ConfigError(Exception):
+class ConfigError(Rejected):
     """The settings cannot work together; the message says which one to fix."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from orchestrator.errors import Conflict
 from orchestrator.models import Step, StepError, StepStatus
 from orchestrator.providers.base import TaskState, TaskStatus
 
@@ -26,7 +27,9 @@ ALLOWED: dict[StepStatus, frozenset[StepStatus]] = {
 }
 
 
-class InvalidTransition(Exception):
+class InvalidTransition(Conflict):
+    """The step is no longer in a state that allows this move (it moved on meanwhile)."""
+
     def __init__(self, step: Step, target: StepStatus) -> None:
         super().__init__(
             f"step {step.index} of {step.pipeline_id}: {step.status} -> {target} is not allowed"

@@ -1,102 +1,98 @@
-"""Every API error, mapped to its HTTP status in this one place."""
+"""Every error the API answers, mapped to its HTTP status in this one place.
+
+The branches of ``orchestrator.errors`` decide the status; an error outside them (a provider
+error, or any other exception) is a bug, answered 500 by ``failures.Failures``. A database
+outage is an ``Unavailable`` whatever the driver raised (``store.faults`` tells which).
+"""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from orchestrator.api.schemas import FieldErrorOut, ProblemEnvelope, ProblemOut
-from orchestrator.operations import Conflict, NotFound
-from orchestrator.plans import PlanRejected
-from orchestrator.webhooks.endpoints import InvalidEndpoint
+from orchestrator.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    ReelayError,
+    Rejected,
+    Unauthorized,
+    Unavailable,
+)
+from orchestrator.store.faults import unavailable_reason
+
+RETRY_AFTER_S = 2
+"""Seconds a client is asked to wait after a 503."""
+
+STATUSES: dict[type[ReelayError], tuple[int, str]] = {
+    BadRequest: (400, "bad_request"),
+    PayloadTooLarge: (413, "too_large"),
+    Rejected: (422, "invalid_request"),
+    Unauthorized: (401, "unauthorized"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    Unavailable: (503, "unavailable"),
+}
+"""Each branch's status and error code; an error takes its nearest ancestor's."""
 
 
-class BadRequest(Exception):
-    """The request could not be read (malformed JSON, bad query parameter)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class Unauthorized(Exception):
-    pass
+def status_of(error: BaseException) -> tuple[int, str] | None:
+    """The status and code of ``error``; None for a bug."""
+    if outage_reason(error) is not None:
+        return STATUSES[Unavailable]
+    return branch_status(type(error))
 
 
-class PayloadTooLarge(Exception):
-    """The request body is larger than the API reads."""
+def branch_status(kind: type[BaseException]) -> tuple[int, str] | None:
+    """The status and code of the nearest branch above ``kind``; None outside the branches."""
+    return next((STATUSES[c] for c in kind.__mro__ if c in STATUSES), None)
+
+
+def outage_reason(error: BaseException) -> str | None:
+    """A few words for the client when ``error`` means "retry later", never a driver's message."""
+    reason = unavailable_reason(error)
+    if reason is None and isinstance(error, Unavailable):
+        return error.reason
+    return reason
+
+
+def error_response(error: BaseException) -> Response | None:
+    """The JSON answer to ``error``; None when it is a bug."""
+    found = status_of(error)
+    if found is None:
+        return None
+    status, code = found
+    headers: dict[str, str] = {}
+    message = str(error)
+    reason = outage_reason(error)
+    if reason is not None:
+        message = f"{reason}; retry in a few seconds"
+        headers["Retry-After"] = str(RETRY_AFTER_S)
+    elif status == 401:
+        message = message or "missing or invalid bearer token"
+        headers["WWW-Authenticate"] = "Bearer"
+    fields = error.problems if isinstance(error, Rejected) else []
+    return problem(
+        status,
+        code,
+        message,
+        [FieldErrorOut(field=p.field, message=p.message) for p in fields],
+        headers,
+    )
+
+
+def internal_error() -> Response:
+    """The answer to a bug: its traceback is in the log, never in the response."""
+    return problem(500, "internal", "internal error; see reelay's log")
 
 
 def problem(
-    status: int, code: str, message: str, fields: list[FieldErrorOut] | None = None
+    status: int,
+    code: str,
+    message: str,
+    fields: list[FieldErrorOut] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     body = ProblemEnvelope(error=ProblemOut(code=code, message=message, fields=fields or []))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
-
-
-def field_name(loc: tuple[int | str, ...]) -> str:
-    """('extends', 0, 'from') -> 'extends[0].from'."""
-    name = ""
-    for part in loc:
-        if isinstance(part, int):
-            name += f"[{part}]"
-        else:
-            name += f".{part}" if name else part
-    return name or "body"
-
-
-async def handle_validation(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ValidationError)
-    fields = [
-        FieldErrorOut(field=field_name(tuple(e["loc"])), message=e["msg"]) for e in exc.errors()
-    ]
-    summary = "; ".join(f"{f.field}: {f.message}" for f in fields)
-    return problem(422, "invalid_request", summary, fields)
-
-
-async def handle_plan(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, PlanRejected)
-    fields = [FieldErrorOut(field=p.field, message=p.message) for p in exc.problems]
-    return problem(422, "invalid_request", str(exc), fields)
-
-
-async def handle_bad_request(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, BadRequest)
-    fields = [FieldErrorOut(field=exc.field, message=str(exc))] if exc.field else None
-    return problem(400, "bad_request", str(exc), fields)
-
-
-async def handle_too_large(request: Request, exc: Exception) -> Response:
-    return problem(413, "too_large", str(exc))
-
-
-async def handle_not_found(request: Request, exc: Exception) -> Response:
-    return problem(404, "not_found", str(exc))
-
-
-async def handle_conflict(request: Request, exc: Exception) -> Response:
-    return problem(409, "conflict", str(exc))
-
-
-async def handle_unauthorized(request: Request, exc: Exception) -> Response:
-    return problem(401, "unauthorized", str(exc) or "missing or invalid bearer token")
-
-
-async def handle_invalid_endpoint(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, InvalidEndpoint)
-    fields = [FieldErrorOut(field=exc.field, message=str(exc))]
-    return problem(422, "invalid_request", f"{exc.field}: {exc}", fields)
-
-
-HANDLERS = {
-    InvalidEndpoint: handle_invalid_endpoint,
-    ValidationError: handle_validation,
-    PlanRejected: handle_plan,
-    BadRequest: handle_bad_request,
-    PayloadTooLarge: handle_too_large,
-    NotFound: handle_not_found,
-    Conflict: handle_conflict,
-    Unauthorized: handle_unauthorized,
-}

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from orchestrator.api.outage import LOG_EVERY_S, Throttle
+from orchestrator.api.failures import LOG_EVERY_S, Throttle
 from orchestrator.store import Store, Transaction
 from orchestrator.store.faults import unavailable_reason
 

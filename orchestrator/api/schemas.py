@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from starlette.responses import Response
 
 from orchestrator.artifacts.models import DownloadStatus, StepArtifact
 from orchestrator.models import Event, PipelineView, Step, StepError
@@ -93,6 +94,10 @@ class ProblemEnvelope(BaseModel):
 class HealthOut(BaseModel):
     status: str
     detail: dict[str, Any] = {}
+
+
+def json_response(model: BaseModel, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
 
 
 def iso(ts: float | None) -> str | None:

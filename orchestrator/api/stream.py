@@ -14,28 +14,35 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from orchestrator.api.errors import BadRequest
-from orchestrator.api.routes import check_token, ops
+from orchestrator.api.params import Bounded, Param
+from orchestrator.api.pipeline_routes import ops
 from orchestrator.api.schemas import event_out
+from orchestrator.api.services import services
+from orchestrator.errors import BadRequest
 from orchestrator.store import Store
 
 KEEPALIVE_S = 15.0
 _BATCH = 500
 
 
+PIPELINE_ID = Param("pipeline_id")
+AFTER = Bounded("after", default=0, low=0, high=2**62)
+LAST_EVENT_ID = Param("Last-Event-ID", where="header")
+
+
 def _cursor(request: Request) -> int | None:
-    raw = request.headers.get("last-event-id") or request.query_params.get("after")
-    if raw is None:
-        return None
+    """Where to resume: ``Last-Event-ID`` (a reconnecting browser sends it), else ``after``."""
+    raw = LAST_EVENT_ID.raw(request)
+    if not raw:
+        return AFTER.read(request) if AFTER.name in request.query_params else None
     if not raw.isdigit():
         raise BadRequest("Last-Event-ID must be an event id (an integer)", field="Last-Event-ID")
     return int(raw)
 
 
 async def stream_events(request: Request) -> Response:
-    check_token(request)
-    store: Store = request.app.state.store
-    pipeline_id = request.query_params.get("pipeline_id")
+    store = services(request).store
+    pipeline_id = PIPELINE_ID.read(request)
     if pipeline_id is not None:
         await ops(request).get(pipeline_id)  # 404 for an unknown pipeline
     cursor = _cursor(request)

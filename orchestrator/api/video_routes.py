@@ -5,17 +5,17 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from orchestrator.api.errors import BadRequest
+from orchestrator.api.params import Param
+from orchestrator.api.pipeline_routes import ops
 from orchestrator.api.ranges import Unsatisfiable, byte_range
-from orchestrator.api.routes import check_token, ops
+from orchestrator.api.services import services
 from orchestrator.artifacts.models import DownloadStatus
-from orchestrator.artifacts.storage import ArtifactStorage
-from orchestrator.operations import NotFound
-from orchestrator.store import Store
+from orchestrator.errors import BadRequest, NotFound
+
+RANGE = Param("Range", where="header")
 
 
 async def step_video(request: Request) -> Response:
-    check_token(request)
     pipeline_id = request.path_params["pipeline_id"]
     raw_index = request.path_params["index"]
     if not raw_index.isdigit():
@@ -24,14 +24,13 @@ async def step_video(request: Request) -> Response:
     view = await ops(request).get(pipeline_id)
     if index >= len(view.steps):
         raise NotFound(f"pipeline {pipeline_id} has no step {index}")
-    store: Store = request.app.state.store
-    storage: ArtifactStorage = request.app.state.storage
+    serving = services(request)
     kept = [
         a
-        for a in await store.step_artifacts([pipeline_id])
+        for a in await serving.store.step_artifacts([pipeline_id])
         if a.step == index and a.status is DownloadStatus.STORED and a.artifact is not None
     ]
-    if not kept or kept[0].artifact is None:
+    if not kept or kept[0].artifact is None or serving.storage is None:
         raise NotFound(f"step {index} of {pipeline_id} has no kept video (yet)")
     artifact = kept[0].artifact
     size = artifact.size
@@ -41,7 +40,7 @@ async def step_video(request: Request) -> Response:
         "Cache-Control": "private, max-age=31536000, immutable",
     }
     try:
-        wanted = byte_range(request.headers.get("range"), size)
+        wanted = byte_range(RANGE.raw(request), size)
     except Unsatisfiable:
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
     if wanted is None:
@@ -53,7 +52,7 @@ async def step_video(request: Request) -> Response:
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=artifact.content_type)
     return StreamingResponse(
-        storage.read(artifact.storage_key, start, end),
+        serving.storage.read(artifact.storage_key, start, end),
         status_code=status,
         headers=headers,
         media_type=artifact.content_type,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from orchestrator.errors import NotFound, ReelayError, Unavailable
+
 CHUNK_SIZE = 64 * 1024
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -32,16 +34,18 @@ _KEY = re.compile(r"([0-9a-f]{2})/(\1[0-9a-f]{62})(\.[a-z0-9]{1,8})?")
 _EXTENSIONS = {"video/mp4": ".mp4"}
 
 
-class ArtifactError(Exception):
+class ArtifactError(ReelayError):
     """Base of every storage error."""
 
 
-class ArtifactMissing(ArtifactError):
+class ArtifactMissing(ArtifactError, NotFound):
     """No object is stored at the key."""
 
 
-class StorageUnavailable(ArtifactError):
+class StorageUnavailable(ArtifactError, Unavailable):
     """The backend failed; the same call may succeed later."""
+
+    reason = "the video storage is unavailable"
 
 
 @dataclass(frozen=True, slots=True)

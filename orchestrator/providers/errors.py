@@ -16,14 +16,19 @@
     │   └── ContentPolicy            prompt or image refused by the provider's policy
     └── ProviderResponseError        the provider answered with something we cannot read
 
+``ProviderError`` hangs below ``orchestrator.errors.ReelayError``, beside its branches: the engine
+acts on these, a client of the API never sees one.
+
 ``OutcomeUnknown`` matters for money-spending calls: a submit that raised it may have created a
 task, so it must never be repeated blindly. For read-only calls it is as retryable as the rest.
 """
 
 from __future__ import annotations
 
+from orchestrator.errors import ReelayError
 
-class ProviderError(Exception):
+
+class ProviderError(ReelayError):
     """Base of every adapter error."""
 
     def __init__(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 
+from orchestrator.errors import Unavailable
 
-class StoreClosed(RuntimeError):
+
+class StoreClosed(Unavailable, RuntimeError):
     """The store was closed (reelay is shutting down) or never opened."""
 
 

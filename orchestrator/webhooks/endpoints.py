@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from orchestrator.operations import Conflict, NotFound
+from orchestrator.errors import Conflict, FieldProblem, NotFound, Rejected
 from orchestrator.store import Store, Transaction
 from orchestrator.webhooks.models import (
     EVENT_TYPES,
@@ -21,9 +21,11 @@ from orchestrator.webhooks.signing import new_secret
 from orchestrator.webhooks.ssrf import registration_refusal
 
 
-class InvalidEndpoint(Exception):
+class InvalidEndpoint(Rejected):
+    """One field of an endpoint is wrong; the message starts with its name."""
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(f"{field}: {message}", [FieldProblem(field, message)])
         self.field = field
 
 

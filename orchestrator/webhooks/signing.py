@@ -15,17 +15,19 @@ import hmac
 import secrets as _random
 from collections.abc import Mapping, Sequence
 
+from orchestrator.errors import Rejected, Unauthorized
+
 _PREFIX = "whsec_"
 _KEY_BYTES = 32
 # Below 128 bits an HMAC key is guessable; the spec asks for 24-64 bytes, Svix-style secrets are 24.
 _MIN_KEY_BYTES = 16
 
 
-class SecretError(ValueError):
+class SecretError(Rejected, ValueError):
     """A webhook secret that is not ``whsec_`` + base64 of a long enough key."""
 
 
-class SignatureError(Exception):
+class SignatureError(Unauthorized):
     """A webhook whose headers do not prove it came from the holder of the secret just now."""
 
 

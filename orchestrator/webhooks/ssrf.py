@@ -24,6 +24,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from orchestrator.errors import Rejected
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 EXCERPT_BYTES = 2048
@@ -38,7 +40,7 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
-class Refused(Exception):
+class Refused(Rejected):
     """The webhook URL points somewhere reelay must not send to; ``reason`` says where."""
 
     def __init__(self, reason: str) -> None:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from orchestrator.api import create_api_app
-from orchestrator.api.routes import MAX_BODY
+from orchestrator.api.bodies import MAX_BODY
 from orchestrator.engine import Engine
 from orchestrator.operations import Operations
 from orchestrator.providers.config import ProviderSettings
@@ -175,7 +175,7 @@ async def test_a_bug_is_a_json_500(store: Store, clock: Clock) -> None:
 
     async with client(store, clock) as api:
         api_app = api._transport.app  # type: ignore[attr-defined]
-        api_app.state.operations.list_pipelines = broken
+        api_app.state.services.operations.list_pipelines = broken
         response = await api.get("/v1/pipelines")
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal"

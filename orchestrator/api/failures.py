@@ -1,9 +1,10 @@
-"""The API while the database is away: 503 with Retry-After and the JSON error shape.
+"""The API's one exception handler: every error becomes the JSON error shape.
 
-A database outage (a restart, a full disk, a shutdown under way) is not a bug: every route
-answers ``503 unavailable`` with a short reason and ``Retry-After``, and the log gets one
-WARNING every few seconds while it lasts, not a traceback per request. Any other exception is
-a bug: ``500 internal`` in the same JSON shape, with its traceback logged.
+An error of ``orchestrator.errors`` gets its status from ``api.errors``. A database outage (a
+restart, a full disk, a shutdown under way) is not a bug: ``503 unavailable`` with a short
+reason and ``Retry-After``, and the log gets one WARNING every few seconds while it lasts, not
+a traceback per request. Any other exception is a bug: ``500 internal`` in the same shape, with
+its traceback logged.
 
 A 503 may come after a commit whose acknowledgement was lost (the pipeline was stored, then a
 read failed): clients retry creates with ``Idempotency-Key``, which makes the retry safe.
@@ -17,12 +18,10 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.api.errors import problem
-from orchestrator.store.faults import unavailable_reason
+from orchestrator.api.errors import error_response, internal_error, outage_reason
 
 log = logging.getLogger("reelay.api")
 
-RETRY_AFTER_S = 2
 LOG_EVERY_S = 5.0
 
 
@@ -45,8 +44,8 @@ class Throttle:
         return held
 
 
-class StoreFaults:
-    """ASGI middleware: a database outage is a JSON 503, any other error a JSON 500."""
+class Failures:
+    """ASGI middleware around every route: an exception becomes its JSON answer."""
 
     def __init__(self, app: ASGIApp, throttle: Throttle | None = None) -> None:
         self.app = app
@@ -67,19 +66,17 @@ class StoreFaults:
         try:
             await self.app(scope, receive, sending)
         except Exception as exc:
-            reason = unavailable_reason(exc)
-            if reason is None:
-                log.exception("%s %s failed", scope["method"], scope["path"])
-                if started:
-                    raise
-                response = problem(500, "internal", "internal error; see reelay's log")
-            else:
+            reason = outage_reason(exc)
+            if reason is not None:
                 self._say(reason, exc)
                 if started:  # a stream cut short: its client reconnects
                     return
-                message = f"{reason}; retry in a few seconds"
-                response = problem(503, "unavailable", message)
-                response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            response = None if started else error_response(exc)
+            if response is None:
+                log.exception("%s %s failed", scope["method"], scope["path"])
+                if started:
+                    raise
+                response = internal_error()
             await response(scope, receive, send)
 
     def _say(self, reason: str, exc: Exception) -> None:

@@ -1,0 +1,226 @@
+"""The route table: every route of the internal API, declared once.
+
+It drives routing (``create_api_app``), the bearer token (every route not ``public``) and the
+OpenAPI document (``openapi.build_openapi``). Answers that follow from a declaration (401, 503,
+400/413/422 for a body, 404 for an id in the path) are added by ``routing``.
+"""
+
+from __future__ import annotations
+
+from orchestrator.api import pipeline_routes as p
+from orchestrator.api import service_routes as s
+from orchestrator.api import stream
+from orchestrator.api import webhook_routes as w
+from orchestrator.api.routing import Answer, ApiRoute, body_route, ok, problem, route
+from orchestrator.api.schemas import EventListOut, HealthOut, PipelineListOut, PipelineOut
+from orchestrator.api.video_routes import RANGE, step_video
+from orchestrator.api.webhook_schemas import (
+    EndpointIn,
+    EndpointListOut,
+    EndpointOut,
+    EndpointPatch,
+    MessageListOut,
+    MessageOut,
+    RedeliveredOut,
+    RedeliverIn,
+    RotateIn,
+    WebhookSecretOut,
+)
+from orchestrator.plans import ExtendSpec, PipelineRequest
+
+PIPELINE = ok(PipelineOut, "The pipeline")
+ENDPOINT = "/v1/webhook-endpoints/{endpoint_id}"
+MESSAGE = "/v1/webhook-messages/{message_id}"
+
+PIPELINE_ROUTES = (
+    body_route(
+        "POST",
+        "/v1/pipelines",
+        p.create_pipeline,
+        "createPipeline",
+        {
+            201: ok(PipelineOut, "Created"),
+            200: ok(PipelineOut, "Same Idempotency-Key and body: the pipeline"),
+            409: problem("Idempotency-Key reused with another body"),
+        },
+        body=PipelineRequest,
+        params=(p.IDEMPOTENCY_KEY,),
+        summary="Create a pipeline: a base generation and its extends",
+    ),
+    route(
+        "GET",
+        "/v1/pipelines",
+        p.list_pipelines,
+        "listPipelines",
+        {200: ok(PipelineListOut, "A page of pipelines")},
+        params=(p.STATUS, p.PROVIDER, p.PAGE_SIZE, p.CURSOR),
+        summary="List pipelines, newest first",
+    ),
+    route("GET", "/v1/pipelines/{pipeline_id}", p.get_pipeline, "getPipeline", {200: PIPELINE}),
+    route(
+        "POST",
+        "/v1/pipelines/{pipeline_id}/cancel",
+        p.cancel_pipeline,
+        "cancelPipeline",
+        {200: PIPELINE, 409: problem("Already finished")},
+    ),
+    route(
+        "POST",
+        "/v1/pipelines/{pipeline_id}/retry",
+        p.retry_pipeline,
+        "retryPipeline",
+        {200: PIPELINE, 409: problem("Cancelled, or nothing to retry")},
+        summary="Resume failed and ambiguous steps (and the steps below them)",
+    ),
+    route(
+        "GET",
+        "/v1/pipelines/{pipeline_id}/events",
+        p.list_events,
+        "listPipelineEvents",
+        {200: ok(EventListOut, "Events in sequence order")},
+        params=(p.AFTER, p.EVENT_LIMIT),
+    ),
+    body_route(
+        "POST",
+        "/v1/pipelines/{pipeline_id}/extends",
+        p.add_extend,
+        "addExtend",
+        {
+            201: ok(PipelineOut, "The pipeline with its new step"),
+            409: problem("The pipeline failed or was cancelled"),
+        },
+        body=ExtendSpec,
+        summary="Add an extend step (a succeeded pipeline runs again)",
+    ),
+    route(
+        "GET",
+        "/v1/pipelines/{pipeline_id}/steps/{index}/video",
+        step_video,
+        "getStepVideo",
+        {
+            200: Answer("The whole video", media="video/mp4"),
+            206: Answer("The requested bytes", media="video/mp4"),
+            400: problem("Bad step index"),
+            416: Answer("The range lies outside the video"),
+        },
+        params=(RANGE,),
+        summary="The kept copy of a step's video; honours Range",
+    ),
+    route(
+        "GET",
+        "/v1/events/stream",
+        stream.stream_events,
+        "streamEvents",
+        {
+            200: Answer("An endless text/event-stream", media="text/event-stream", text=True),
+            400: problem("Bad Last-Event-ID or after"),
+            404: problem("Unknown pipeline_id"),
+        },
+        params=(stream.PIPELINE_ID, stream.AFTER, stream.LAST_EVENT_ID),
+        summary="Server-sent events, resumable with Last-Event-ID",
+    ),
+)
+
+WEBHOOK_ROUTES = (
+    body_route(
+        "POST",
+        "/v1/webhook-endpoints",
+        w.create_endpoint,
+        "createWebhookEndpoint",
+        {201: ok(EndpointOut, "Created; the secret is shown only now")},
+        body=EndpointIn,
+    ),
+    route(
+        "GET",
+        "/v1/webhook-endpoints",
+        w.list_endpoints,
+        "listWebhookEndpoints",
+        {200: ok(EndpointListOut, "Every endpoint")},
+    ),
+    route(
+        "GET",
+        ENDPOINT,
+        w.get_endpoint,
+        "getWebhookEndpoint",
+        {200: ok(EndpointOut, "The endpoint")},
+    ),
+    body_route(
+        "PATCH",
+        ENDPOINT,
+        w.update_endpoint,
+        "updateWebhookEndpoint",
+        {200: ok(EndpointOut, "Updated")},
+        body=EndpointPatch,
+    ),
+    route("DELETE", ENDPOINT, w.delete_endpoint, "deleteWebhookEndpoint", {204: Answer("Deleted")}),
+    body_route(
+        "POST",
+        f"{ENDPOINT}/rotate-secret",
+        w.rotate_secret,
+        "rotateWebhookSecret",
+        {200: ok(EndpointOut, "The new secret, shown only now")},
+        body=RotateIn,
+        optional=True,
+    ),
+    route(
+        "GET",
+        "/v1/webhook-messages",
+        w.list_messages,
+        "listWebhookMessages",
+        {200: ok(MessageListOut, "Messages, newest first")},
+        params=(w.ENDPOINT_ID, w.PIPELINE_ID, w.STATUS, w.CURSOR, w.PAGE_SIZE),
+    ),
+    body_route(
+        "POST",
+        "/v1/webhook-messages/redeliver",
+        w.redeliver_failed,
+        "redeliverFailedSince",
+        {200: ok(RedeliveredOut, "How many go out again")},
+        body=RedeliverIn,
+    ),
+    route(
+        "GET",
+        MESSAGE,
+        w.get_message,
+        "getWebhookMessage",
+        {200: ok(MessageOut, "With its attempts log")},
+    ),
+    route(
+        "POST",
+        f"{MESSAGE}/redeliver",
+        w.redeliver_message,
+        "redeliverWebhookMessage",
+        {200: ok(MessageOut, "Due again now, same webhook-id"), 409: problem("Not attempted yet")},
+    ),
+    route(
+        "GET",
+        "/v1/webhook-secret",
+        w.webhook_secret,
+        "getWebhookSecret",
+        {200: ok(WebhookSecretOut, "Pipeline webhook secrets")},
+    ),
+)
+
+SERVICE_ROUTES = (
+    route("GET", "/healthz", s.healthz, "healthz", {200: ok(HealthOut, "Alive")}, public=True),
+    route(
+        "GET",
+        "/readyz",
+        s.readyz,
+        "readyz",
+        {200: ok(HealthOut, "Ready"), 503: ok(HealthOut, "Not ready")},
+        public=True,
+    ),
+    route("GET", "/openapi.json", s.openapi, "openapi", {}, public=True, documented=False),
+    route(
+        "GET",
+        "/metrics",
+        s.metrics,
+        "metrics",
+        {200: Answer("Prometheus text exposition format 0.0.4", media="text/plain", text=True)},
+        public=True,
+        summary="Prometheus metrics; no token, served on the internal listener only",
+    ),
+)
+
+ROUTES: tuple[ApiRoute, ...] = PIPELINE_ROUTES + WEBHOOK_ROUTES + SERVICE_ROUTES
