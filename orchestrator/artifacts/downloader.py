@@ -107,6 +107,7 @@ class Downloader:
             self._auth_for(download.provider, download.url),
             self._storage.staging_dir(),
             max_bytes=self._max_bytes,
+            clock=self._clock,
         )
         if isinstance(result, Fetched):
             try:

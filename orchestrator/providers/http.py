@@ -9,15 +9,12 @@ provider's own code and message.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any, Literal
 
 import httpx
@@ -39,6 +36,7 @@ from orchestrator.providers.errors import (
     TaskNotFound,
 )
 from orchestrator.providers.states import dig, loads, mapping, pick_code, text
+from orchestrator.retry_after import parse_retry_after
 
 CallKind = Literal["submit", "extend", "status"]
 
@@ -47,7 +45,6 @@ Observer = Callable[[str, CallKind, str, float], None]
 
 log = logging.getLogger("reelay.providers")
 
-MAX_RETRY_AFTER_S = 3600.0
 VIDEO_SIZES = {"16:9": "1280x720", "9:16": "720x1280"}
 
 _NOT_SENT = (
@@ -140,23 +137,6 @@ def openai_video_fields(model: str, prompt: str, params: VideoParams) -> dict[st
     }
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from delta-seconds or an HTTP-date, clamped to 0..MAX_RETRY_AFTER_S."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.replace(tzinfo=when.tzinfo or UTC).timestamp() - now
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
-
-
 def failure_from_body(status: int, body: object, fallback: str) -> Failure:
     """Read ``{"error": {code, message, type}}`` (apimart, OpenAI style) or
     ``{"code", "message", "data": {"error"}}`` (apixo, new-api task errors)."""
@@ -186,7 +166,7 @@ def read_failure(response: httpx.Response, now: float) -> Failure:
     failure = failure_from_body(response.status_code, body, fallback)
     if response.status_code != 429:
         return failure
-    retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
     return Failure(failure.status, failure.code, failure.message, retry_after)
 
 

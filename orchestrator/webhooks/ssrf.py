@@ -12,17 +12,17 @@ Redirects are not followed, and proxies from the environment are ignored.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import ipaddress
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
+
+from orchestrator.retry_after import parse_retry_after
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -171,22 +171,6 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or HTTP date); None if absent or bad."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 async def _excerpt(response: aiohttp.ClientResponse) -> str:

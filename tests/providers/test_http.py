@@ -23,7 +23,6 @@ from orchestrator.providers.errors import (
     TaskNotFound,
 )
 from orchestrator.providers.http import (
-    MAX_RETRY_AFTER_S,
     CallKind,
     Failure,
     ProviderHttp,
@@ -32,7 +31,6 @@ from orchestrator.providers.http import (
     error_for,
     failure_from_body,
     openai_video_fields,
-    parse_retry_after,
 )
 from tests.providers.conftest import NOW, FakeApi, clock
 
@@ -140,25 +138,6 @@ async def test_429_reads_retry_after_http_date(api: FakeApi, client: httpx.Async
     with pytest.raises(RateLimited) as raised:
         await _http(client).call("GET", "/v1/x", "status")
     assert raised.value.retry_after == 45.0
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("120", 120.0),
-        (" 3 ", 3.0),
-        ("-5", 0.0),
-        ("999999", MAX_RETRY_AFTER_S),
-        (email.utils.formatdate(NOW + 60, usegmt=True), 60.0),
-        (email.utils.formatdate(NOW - 60, usegmt=True), 0.0),
-        ("nan", None),
-        ("soon", None),
-        (None, None),
-    ],
-)
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
-    """Retry-After accepts seconds or an HTTP-date, clamps to a sane range, and ignores junk."""
-    assert parse_retry_after(value, NOW) == expected
 
 
 @pytest.mark.parametrize(
