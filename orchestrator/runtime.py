@@ -85,11 +85,13 @@ async def open_runtime(
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Runtime]:
     clients: list[httpx.AsyncClient] = []
+    observers = provider_http.Observers()
     if providers is None:
-        providers, clients = build_providers(settings)
+        providers, clients = build_providers(settings, observe=observers)
     redact.install()
     store = await open_store(settings.database_url)
     metrics = Metrics(store, providers)
+    observers.add(metrics.provider_request)
     inbox: CallbackInbox | None = None
     engine: Engine | None = None
     deliverer: Deliverer | None = None
@@ -105,7 +107,6 @@ async def open_runtime(
         max_connections=settings.webhook_concurrency,
     )
     try:
-        provider_http.add_observer(metrics.provider_request)
         tokens = CallbackTokens(
             await signing_secrets(store, settings), max_age_s=settings.callback_token_max_age_s
         )
@@ -116,7 +117,7 @@ async def open_runtime(
             clock=clock,
             callback_url_for=_callback_urls(settings.public_url, tokens),
         )
-        provider_http.add_observer(engine.provider_health.observe)
+        observers.add(engine.provider_health.observe)
         inbox = CallbackInbox(store, wake=engine.wake, clock=clock)
         parsers = {n: p.parse_callback for n, p in providers.items() if p.capabilities.callbacks}
         operations = Operations(
@@ -198,9 +199,6 @@ async def open_runtime(
             metrics=metrics,
         )
     finally:
-        provider_http.remove_observer(metrics.provider_request)
-        if engine is not None:
-            provider_http.remove_observer(engine.provider_health.observe)
         if inbox is not None:
             await inbox.close()
         if deliverer is not None:

@@ -85,27 +85,30 @@ class Failure:
 
 Classify = Callable[[Failure, str, CallKind], ProviderError]
 
-_observers: list[Observer] = []
+
+class Observers:
+    """Everyone told of the exchanges of the adapters built with it: the runtime's metrics
+    and provider health. Observers are added as they come into being (the adapters exist
+    before the engine whose health they feed); each runtime has its own, so two in one
+    process never hear each other's requests."""
+
+    def __init__(self, *observers: Observer) -> None:
+        self._observers = list(observers)
+
+    def add(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    def __call__(self, provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
+        for observer in self._observers:
+            _tell(observer, provider, kind, outcome, seconds)
 
 
-def add_observer(observer: Observer) -> None:
-    """Time every provider exchange from now on (the runtime's metrics do). Without one,
-    nothing is measured: adapters and their tests know nothing of metrics."""
-    _observers.append(observer)
-
-
-def remove_observer(observer: Observer) -> None:
-    if observer in _observers:
-        _observers.remove(observer)
-
-
-def _observe(provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
-    for observer in list(_observers):
-        try:
-            observer(provider, kind, outcome, seconds)
-        except Exception:
-            # Measuring must never change a call's outcome (a submit would turn ambiguous).
-            log.exception("provider request observer failed")
+def _tell(observer: Observer, provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
+    try:
+        observer(provider, kind, outcome, seconds)
+    except Exception:
+        # Measuring must never change a call's outcome (a submit would turn ambiguous).
+        log.exception("provider request observer failed")
 
 
 def auth_headers(settings: ProviderSettings) -> dict[str, str]:
@@ -203,7 +206,11 @@ def error_for(failure: Failure, provider: str, call: CallKind) -> ProviderError:
 
 
 class ProviderHttp:
-    """Sends requests to one provider and returns decoded JSON bodies, or raises."""
+    """Sends requests to one provider and returns decoded JSON bodies, or raises.
+
+    ``observe`` is told of every exchange (the runtime passes its metrics and provider
+    health); without it nothing is measured.
+    """
 
     def __init__(
         self,
@@ -213,12 +220,14 @@ class ProviderHttp:
         *,
         clock: Callable[[], float],
         classify: Classify = error_for,
+        observe: Observer | None = None,
     ) -> None:
         self.provider = provider
         self._settings = settings
         self._client = client
         self._clock = clock
         self._classify = classify
+        self._observe = observe
 
     def url(self, path: str) -> str:
         return self._settings.base_url.rstrip("/") + path
@@ -277,5 +286,6 @@ class ProviderHttp:
             outcome = str(response.status_code)
             return response
         finally:
-            if _observers:
-                _observe(self.provider, kind, outcome, time.perf_counter() - started)
+            if self._observe is not None:
+                seconds = time.perf_counter() - started
+                _tell(self._observe, self.provider, kind, outcome, seconds)
