@@ -23,6 +23,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from orchestrator.retry_after import parse_retry_after
+from orchestrator.transport import aiohttp_session
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -222,17 +223,13 @@ class WebhookSender:
             if not self._allow_private:
                 self._guard = GuardedResolver(resolver or aiohttp.ThreadedResolver())
                 resolver = self._guard
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, resolver=resolver, keepalive_timeout=4.0
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
+            self._session = aiohttp_session(
+                max_connections=self._max_connections,
+                resolver=resolver,
                 timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-                trust_env=False,
                 # One session serves every user's endpoint: no cookies carried from one to another.
                 # Bodies arrive uncompressed, so the 2 KiB excerpt is text and nothing is inflated.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
+                cookies=False,
                 skip_auto_headers=("Accept-Encoding",),
             )
         return self._session
