@@ -23,14 +23,18 @@ BASE_S = 0.1
 MAX_S = 5.0
 
 
+def ceiling(attempt: int, *, base_s: float = BASE_S, max_s: float = MAX_S) -> float:
+    """The longest wait after the ``attempt``-th failure in a row (1, 2, ...): doubling from
+    ``base_s``, capped at ``max_s``. Schedules that jitter their own way start from it."""
+    return float(min(max_s, base_s * 2 ** min(attempt - 1, 30)))
+
+
 def delay(
     attempt: int, rng: random.Random, *, base_s: float = BASE_S, max_s: float = MAX_S
 ) -> float:
-    """How long to wait after the ``attempt``-th failure in a row (1, 2, ...): doubling from
-    ``base_s``, capped at ``max_s``, then jittered down to half so that replicas and loops
-    that failed together do not come back together."""
-    ceiling = min(max_s, base_s * 2 ** min(attempt - 1, 30))
-    return float(ceiling * rng.uniform(0.5, 1.0))
+    """How long to wait after the ``attempt``-th failure in a row: the ``ceiling``, jittered
+    down to half so that replicas and loops that failed together do not come back together."""
+    return ceiling(attempt, base_s=base_s, max_s=max_s) * rng.uniform(0.5, 1.0)
 
 
 class Outage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,6 +13,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from orchestrator import backoff
 from orchestrator.errors import ReelayError, Unavailable
 
 # The server is restarting, or a proxy in front of it cannot reach it, or its store is down.
@@ -30,8 +32,10 @@ class Patience:
     """How a following command (``watch``, ``submit --wait``) waits for reelay to come back.
 
     ``wait`` is called after each failed attempt: the first prints one line that it is
-    reconnecting, each sleeps a growing delay (up to ``max_delay_s``), and once reelay has been
-    unreachable for ``give_up_s`` it raises ApiError. ``ok`` is called after each success.
+    reconnecting, each sleeps a growing delay (``backoff.delay``: doubling from
+    ``first_delay_s`` up to ``max_delay_s``, jittered so that many followers of one restarted
+    reelay do not reconnect together), and once reelay has been unreachable for ``give_up_s``
+    it raises ApiError. ``ok`` is called after each success.
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class Patience:
         max_delay_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         self._err = err or sys.stderr
         self._give_up_s = give_up_s
@@ -50,12 +55,13 @@ class Patience:
         self._max_delay_s = max_delay_s
         self._clock = clock
         self._sleep = sleep
+        self._rng = rng or random.Random()
         self._down_since: float | None = None
-        self._delay = first_delay_s
+        self._failures = 0
 
     def ok(self) -> None:
         self._down_since = None
-        self._delay = self._first_delay_s
+        self._failures = 0
 
     async def wait(self, exc: Exception) -> None:
         now = self._clock()
@@ -65,8 +71,12 @@ class Patience:
             self._err.flush()
         elif now - self._down_since >= self._give_up_s:
             raise ApiError(f"gave up after {self._give_up_s:g} s without reelay: {exc}") from exc
-        await self._sleep(self._delay)
-        self._delay = min(self._delay * 2, self._max_delay_s)
+        self._failures += 1
+        await self._sleep(
+            backoff.delay(
+                self._failures, self._rng, base_s=self._first_delay_s, max_s=self._max_delay_s
+            )
+        )
 
 
 class ApiClient:

@@ -83,28 +83,31 @@ async def open_runtime(
     providers: Mapping[str, Provider] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Runtime]:
-    clients: list[httpx.AsyncClient] = []
-    if providers is None:
-        providers, clients = build_providers(settings)
-    redact.install()
-    store = await open_store(settings.database_url)
-    metrics = Metrics(store, providers)
-    inbox: CallbackInbox | None = None
-    engine: Engine | None = None
-    deliverer: Deliverer | None = None
-    download_client = httpx.AsyncClient(
-        transport=AiohttpTransport(max_connections=settings.artifact_concurrency * 2),
-        timeout=httpx.Timeout(60.0, connect=10.0),
-        follow_redirects=True,
-    )
-    storage: ArtifactStorage | None = None
-    sender = WebhookSender(
-        allow_private=settings.webhook_allow_private,
-        timeout_s=settings.webhook_timeout_s,
-        max_connections=settings.webhook_concurrency,
-    )
-    try:
-        provider_http.add_observer(metrics.provider_request)
+    async with contextlib.AsyncExitStack() as stack:
+        observers = provider_http.Observers()
+        if providers is None:
+            providers, clients = build_providers(settings, observe=observers)
+            for client in clients:
+                await stack.enter_async_context(client)
+        redact.install()
+        store = await open_store(settings.database_url)
+        stack.push_async_callback(store.close)
+        metrics = Metrics(store, providers)
+        observers.add(metrics.provider_request)
+        download_client = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=AiohttpTransport(max_connections=settings.artifact_concurrency * 2),
+                timeout=httpx.Timeout(60.0, connect=10.0),
+                follow_redirects=True,
+            )
+        )
+        sender = await stack.enter_async_context(
+            WebhookSender(
+                allow_private=settings.webhook_allow_private,
+                timeout_s=settings.webhook_timeout_s,
+                max_connections=settings.webhook_concurrency,
+            )
+        )
         tokens = CallbackTokens(
             await signing_secrets(store, settings), max_age_s=settings.callback_token_max_age_s
         )
@@ -115,8 +118,9 @@ async def open_runtime(
             clock=clock,
             callback_url_for=_callback_urls(settings.public_url, tokens),
         )
-        provider_http.add_observer(engine.provider_health.observe)
+        observers.add(engine.provider_health.observe)
         inbox = CallbackInbox(store, wake=engine.wake, clock=clock)
+        stack.push_async_callback(inbox.close)
         parsers = {n: p.parse_callback for n, p in providers.items() if p.capabilities.callbacks}
         operations = Operations(
             store,
@@ -135,8 +139,10 @@ async def open_runtime(
             timeout_s=settings.webhook_timeout_s,
             tick_s=settings.engine_tick_s,
         )
+        stack.push_async_callback(deliverer.close)
         store.add_commit_listener(deliverer.wake)
         storage = open_storage(settings)
+        stack.push_async_callback(storage.aclose)
         downloader = Downloader(
             store,
             storage,
@@ -196,21 +202,6 @@ async def open_runtime(
             pruner=pruner,
             metrics=metrics,
         )
-    finally:
-        provider_http.remove_observer(metrics.provider_request)
-        if engine is not None:
-            provider_http.remove_observer(engine.provider_health.observe)
-        if inbox is not None:
-            await inbox.close()
-        if deliverer is not None:
-            await deliverer.close()
-        await sender.aclose()
-        await download_client.aclose()
-        if storage is not None:
-            await storage.aclose()
-        await store.close()
-        for client in clients:
-            await client.aclose()
 
 
 class _Server(uvicorn.Server):

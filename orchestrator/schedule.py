@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from orchestrator import backoff
 from orchestrator.providers.base import Capabilities
 from orchestrator.providers.config import ProviderSettings
 
@@ -50,8 +51,10 @@ def submit_retry_at(
     now: float, attempts: int, rng: random.Random, retry_after: float | None = None
 ) -> float:
     """After ``attempts`` refused submits; a provider's Retry-After is honoured (capped)."""
-    backoff = min(SUBMIT_BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), SUBMIT_BACKOFF_MAX_S)
-    delay = jittered(backoff, rng)
+    longest = backoff.ceiling(
+        max(attempts, 1), base_s=SUBMIT_BACKOFF_BASE_S, max_s=SUBMIT_BACKOFF_MAX_S
+    )
+    delay = jittered(longest, rng)
     if retry_after is not None:
         delay = max(delay, min(retry_after, SUBMIT_BACKOFF_MAX_S))
     return now + delay

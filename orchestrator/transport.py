@@ -1,4 +1,5 @@
-"""An httpx transport on aiohttp's connection pool.
+"""An httpx transport on aiohttp's connection pool, and the one way reelay builds an aiohttp
+session (provider calls, downloads and webhook deliveries all use it).
 
 httpx's own pool slows down sharply with many requests in flight (measured: ~180 req/s at
 64 in flight), so provider traffic goes through aiohttp while keeping httpx's interface.
@@ -16,8 +17,44 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
 
 _CHUNK = 64 * 1024
+KEEPALIVE_S = 4.0
+"""Idle connections are dropped before common servers' keep-alive timeouts (uvicorn: 5 s), so
+that a POST rarely meets a connection the server already closed: that failure is
+indistinguishable from a lost answer and would make a submit ambiguous."""
+
+
+def aiohttp_session(
+    *,
+    max_connections: int,
+    dns_cache_s: int = 10,
+    resolver: AbstractResolver | None = None,
+    timeout: aiohttp.ClientTimeout = aiohttp.client.DEFAULT_TIMEOUT,
+    cookies: bool = True,
+    skip_auto_headers: tuple[str, ...] = (),
+) -> aiohttp.ClientSession:
+    """A session that never reads proxies from the environment and hands bodies over as sent
+    (compressed ones stay compressed). Call it inside the running loop.
+
+    ``resolver`` replaces DNS (the webhook sender's guard); without ``cookies`` none are kept
+    from one request to the next.
+    """
+    connector = aiohttp.TCPConnector(
+        limit=max_connections,
+        ttl_dns_cache=dns_cache_s,
+        resolver=resolver,
+        keepalive_timeout=KEEPALIVE_S,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        trust_env=False,
+        cookie_jar=None if cookies else aiohttp.DummyCookieJar(),
+        auto_decompress=False,
+        skip_auto_headers=skip_auto_headers or None,
+    )
 
 
 def _mapped(exc: BaseException, request: httpx.Request) -> Exception:
@@ -59,15 +96,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            # Idle connections are dropped before common servers' keep-alive timeouts (uvicorn: 5 s)
-            # so that a POST rarely meets a connection the server already closed: that failure
-            # is indistinguishable from a lost answer and would make a submit ambiguous.
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, ttl_dns_cache=60, keepalive_timeout=4.0
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, trust_env=False
-            )
+            self._session = aiohttp_session(max_connections=self._max_connections, dns_cache_s=60)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

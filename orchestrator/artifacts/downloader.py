@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import httpx
 
-from orchestrator import logs
+from orchestrator import backoff, logs
 from orchestrator.artifacts.fetch import Fetched, FetchFailed, fetch
 from orchestrator.artifacts.models import Artifact, Download, DownloadStatus
 from orchestrator.artifacts.storage import ArtifactStorage, StorageUnavailable
@@ -108,6 +108,7 @@ class Downloader:
             self._auth_for(download.provider, download.url),
             self._storage.staging_dir(),
             max_bytes=self._max_bytes,
+            clock=self._clock,
         )
         if isinstance(result, Fetched):
             try:
@@ -194,7 +195,8 @@ class Downloader:
         self, download: Download, failure: FetchFailed, attempts: int, now: float
     ) -> Download:
         if failure.retryable and attempts < self._max_attempts:
-            delay = jittered(min(RETRY_BASE_S * 2 ** (attempts - 1), RETRY_MAX_S), self._rng)
+            longest = backoff.ceiling(attempts, base_s=RETRY_BASE_S, max_s=RETRY_MAX_S)
+            delay = jittered(longest, self._rng)
             if failure.retry_after is not None:
                 delay = max(delay, min(failure.retry_after, RETRY_MAX_S))
             if download.expires_at is None or now + delay < download.expires_at:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import httpx
+
+from orchestrator.retry_after import parse_retry_after
 
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream")
 """Content types a video may be served with; the bytes are checked either way."""
@@ -48,12 +51,14 @@ async def fetch(
     staging: Path,
     *,
     max_bytes: int,
+    clock: Callable[[], float] = time.time,
 ) -> Fetched | FetchFailed:
-    """Download ``url`` into a new file under ``staging``; the file is kept only on success."""
+    """Download ``url`` into a new file under ``staging``; the file is kept only on success.
+    ``clock`` dates a Retry-After given as an HTTP-date."""
     staged = staging / f"{secrets.token_hex(8)}.partial"
     result: Fetched | FetchFailed = FetchFailed("interrupted", retryable=True)
     try:
-        result = await _fetch(client, url, headers, staged, max_bytes)
+        result = await _fetch(client, url, headers, staged, max_bytes, clock=clock)
     except httpx.TransportError as exc:
         result = FetchFailed(f"{type(exc).__name__}: {exc}", retryable=True)
     finally:
@@ -68,14 +73,15 @@ async def _fetch(
     headers: Mapping[str, str],
     staged: Path,
     max_bytes: int,
+    *,
+    clock: Callable[[], float],
 ) -> Fetched | FetchFailed:
     async with client.stream("GET", url, headers=dict(headers)) as response:
         status = response.status_code
         if status in (404, 410, 401, 403):
             return FetchFailed(f"the link answered HTTP {status}", retryable=False)
         if status == 429 or status >= 500:
-            after = response.headers.get("retry-after")
-            delay = float(after) if after and after.isdigit() else None
+            delay = parse_retry_after(response.headers.get("retry-after"), now=clock())
             return FetchFailed(f"HTTP {status}", retryable=True, retry_after=delay)
         if status != 200:
             return FetchFailed(f"unexpected HTTP {status}", retryable=False)

@@ -12,8 +12,8 @@ A provider is degraded while any of these holds:
 
 Each change is logged once: a WARNING naming the provider and the reason when it becomes
 degraded (or a new reason appears), an INFO when it has recovered. ``/readyz`` shows the same
-state. Requests are learned of through the provider HTTP observer
-(``orchestrator.providers.http.add_observer``), which times every exchange.
+state. Requests are learned of through the observer the runtime gives every adapter it
+builds (``orchestrator.providers.http.Observers``), which times every exchange.
 """
 
 from __future__ import annotations

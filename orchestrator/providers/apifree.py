@@ -27,7 +27,7 @@ from orchestrator.providers.base import (
 )
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import InvalidRequest, ProviderResponseError
-from orchestrator.providers.http import ProviderHttp, openai_video_fields
+from orchestrator.providers.http import Observer, ProviderHttp, openai_video_fields
 from orchestrator.providers.openai_videos import create_video, fetch_video, remix_video
 from orchestrator.providers.states import (
     choice_problems,
@@ -49,9 +49,10 @@ class ApifreeProvider:
         client: httpx.AsyncClient,
         *,
         clock: Callable[[], float] = time.time,
+        observe: Observer | None = None,
     ) -> None:
         self._settings = settings
-        self._http = ProviderHttp(NAME, settings, client, clock=clock)
+        self._http = ProviderHttp(NAME, settings, client, clock=clock, observe=observe)
         depth = settings.max_extend_depth
         self._capabilities = Capabilities(
             callbacks=False,

@@ -28,7 +28,7 @@ from orchestrator.providers.base import (
 )
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import InvalidRequest, ProviderResponseError
-from orchestrator.providers.http import ProviderHttp, build_body
+from orchestrator.providers.http import Observer, ProviderHttp, build_body
 from orchestrator.providers.states import (
     choice_problems,
     choose_model,
@@ -67,9 +67,10 @@ class ApimartProvider:
         client: httpx.AsyncClient,
         *,
         clock: Callable[[], float] = time.time,
+        observe: Observer | None = None,
     ) -> None:
         self._settings = settings
-        self._http = ProviderHttp(NAME, settings, client, clock=clock)
+        self._http = ProviderHttp(NAME, settings, client, clock=clock, observe=observe)
         depth = settings.max_extend_depth
         self._capabilities = Capabilities(
             callbacks=True,

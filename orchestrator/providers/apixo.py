@@ -34,7 +34,14 @@ from orchestrator.providers.errors import (
     ProviderError,
     ProviderResponseError,
 )
-from orchestrator.providers.http import CallKind, Failure, ProviderHttp, build_body, error_for
+from orchestrator.providers.http import (
+    CallKind,
+    Failure,
+    Observer,
+    ProviderHttp,
+    build_body,
+    error_for,
+)
 from orchestrator.providers.states import (
     choice_problems,
     choose_model,
@@ -88,9 +95,12 @@ class ApixoProvider:
         client: httpx.AsyncClient,
         *,
         clock: Callable[[], float] = time.time,
+        observe: Observer | None = None,
     ) -> None:
         self._settings = settings
-        self._http = ProviderHttp(NAME, settings, client, clock=clock, classify=_classify)
+        self._http = ProviderHttp(
+            NAME, settings, client, clock=clock, classify=_classify, observe=observe
+        )
         depth = settings.max_extend_depth
         self._capabilities = Capabilities(
             callbacks=True,

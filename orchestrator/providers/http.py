@@ -9,15 +9,12 @@ provider's own code and message.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any, Literal
 
 import httpx
@@ -39,6 +36,7 @@ from orchestrator.providers.errors import (
     TaskNotFound,
 )
 from orchestrator.providers.states import dig, loads, mapping, pick_code, text
+from orchestrator.retry_after import parse_retry_after
 
 CallKind = Literal["submit", "extend", "status"]
 
@@ -47,7 +45,6 @@ Observer = Callable[[str, CallKind, str, float], None]
 
 log = logging.getLogger("reelay.providers")
 
-MAX_RETRY_AFTER_S = 3600.0
 VIDEO_SIZES = {"16:9": "1280x720", "9:16": "720x1280"}
 
 _NOT_SENT = (
@@ -88,27 +85,30 @@ class Failure:
 
 Classify = Callable[[Failure, str, CallKind], ProviderError]
 
-_observers: list[Observer] = []
+
+class Observers:
+    """Everyone told of the exchanges of the adapters built with it: the runtime's metrics
+    and provider health. Observers are added as they come into being (the adapters exist
+    before the engine whose health they feed); each runtime has its own, so two in one
+    process never hear each other's requests."""
+
+    def __init__(self, *observers: Observer) -> None:
+        self._observers = list(observers)
+
+    def add(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    def __call__(self, provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
+        for observer in self._observers:
+            _tell(observer, provider, kind, outcome, seconds)
 
 
-def add_observer(observer: Observer) -> None:
-    """Time every provider exchange from now on (the runtime's metrics do). Without one,
-    nothing is measured: adapters and their tests know nothing of metrics."""
-    _observers.append(observer)
-
-
-def remove_observer(observer: Observer) -> None:
-    if observer in _observers:
-        _observers.remove(observer)
-
-
-def _observe(provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
-    for observer in list(_observers):
-        try:
-            observer(provider, kind, outcome, seconds)
-        except Exception:
-            # Measuring must never change a call's outcome (a submit would turn ambiguous).
-            log.exception("provider request observer failed")
+def _tell(observer: Observer, provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
+    try:
+        observer(provider, kind, outcome, seconds)
+    except Exception:
+        # Measuring must never change a call's outcome (a submit would turn ambiguous).
+        log.exception("provider request observer failed")
 
 
 def auth_headers(settings: ProviderSettings) -> dict[str, str]:
@@ -140,23 +140,6 @@ def openai_video_fields(model: str, prompt: str, params: VideoParams) -> dict[st
     }
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from delta-seconds or an HTTP-date, clamped to 0..MAX_RETRY_AFTER_S."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.replace(tzinfo=when.tzinfo or UTC).timestamp() - now
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
-
-
 def failure_from_body(status: int, body: object, fallback: str) -> Failure:
     """Read ``{"error": {code, message, type}}`` (apimart, OpenAI style) or
     ``{"code", "message", "data": {"error"}}`` (apixo, new-api task errors)."""
@@ -186,7 +169,7 @@ def read_failure(response: httpx.Response, now: float) -> Failure:
     failure = failure_from_body(response.status_code, body, fallback)
     if response.status_code != 429:
         return failure
-    retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
     return Failure(failure.status, failure.code, failure.message, retry_after)
 
 
@@ -223,7 +206,11 @@ def error_for(failure: Failure, provider: str, call: CallKind) -> ProviderError:
 
 
 class ProviderHttp:
-    """Sends requests to one provider and returns decoded JSON bodies, or raises."""
+    """Sends requests to one provider and returns decoded JSON bodies, or raises.
+
+    ``observe`` is told of every exchange (the runtime passes its metrics and provider
+    health); without it nothing is measured.
+    """
 
     def __init__(
         self,
@@ -233,12 +220,14 @@ class ProviderHttp:
         *,
         clock: Callable[[], float],
         classify: Classify = error_for,
+        observe: Observer | None = None,
     ) -> None:
         self.provider = provider
         self._settings = settings
         self._client = client
         self._clock = clock
         self._classify = classify
+        self._observe = observe
 
     def url(self, path: str) -> str:
         return self._settings.base_url.rstrip("/") + path
@@ -297,5 +286,6 @@ class ProviderHttp:
             outcome = str(response.status_code)
             return response
         finally:
-            if _observers:
-                _observe(self.provider, kind, outcome, time.perf_counter() - started)
+            if self._observe is not None:
+                seconds = time.perf_counter() - started
+                _tell(self._observe, self.provider, kind, outcome, seconds)

@@ -29,7 +29,7 @@ from orchestrator.providers.base import (
 )
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import ProviderResponseError
-from orchestrator.providers.http import ProviderHttp, build_body, openai_video_fields
+from orchestrator.providers.http import Observer, ProviderHttp, build_body, openai_video_fields
 from orchestrator.providers.openai_videos import create_video, fetch_video, remix_video
 from orchestrator.providers.states import (
     choice_problems,
@@ -52,9 +52,10 @@ class OctopusxProvider:
         client: httpx.AsyncClient,
         *,
         clock: Callable[[], float] = time.time,
+        observe: Observer | None = None,
     ) -> None:
         self._settings = settings
-        self._http = ProviderHttp(NAME, settings, client, clock=clock)
+        self._http = ProviderHttp(NAME, settings, client, clock=clock, observe=observe)
         depth = settings.max_extend_depth
         self._capabilities = Capabilities(
             callbacks=False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import httpx
 
@@ -11,11 +11,21 @@ from orchestrator.providers.apimart import ApimartProvider
 from orchestrator.providers.apixo import ApixoProvider
 from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
+from orchestrator.providers.http import Observer
 from orchestrator.providers.octopusx import OctopusxProvider
 from orchestrator.settings import PROVIDER_NAMES, Settings
 from orchestrator.transport import provider_client
 
-Factory = Callable[[ProviderSettings, httpx.AsyncClient], Provider]
+
+class Factory(Protocol):
+    def __call__(
+        self,
+        settings: ProviderSettings,
+        client: httpx.AsyncClient,
+        *,
+        observe: Observer | None = None,
+    ) -> Provider: ...
+
 
 ADAPTERS: dict[str, Factory] = {
     "apimart": ApimartProvider,
@@ -25,8 +35,11 @@ ADAPTERS: dict[str, Factory] = {
 }
 
 
-def build_providers(settings: Settings) -> tuple[dict[str, Provider], list[httpx.AsyncClient]]:
-    """One adapter per provider, and the clients to close when reelay stops."""
+def build_providers(
+    settings: Settings, *, observe: Observer | None = None
+) -> tuple[dict[str, Provider], list[httpx.AsyncClient]]:
+    """One adapter per provider, and the clients to close when reelay stops. ``observe`` is
+    told of every request they make."""
     providers: dict[str, Provider] = {}
     clients: list[httpx.AsyncClient] = []
     for name in PROVIDER_NAMES:
@@ -35,5 +48,5 @@ def build_providers(settings: Settings) -> tuple[dict[str, Provider], list[httpx
             max_connections=config.max_concurrent_requests, timeout_s=config.timeout_s
         )
         clients.append(client)
-        providers[name] = ADAPTERS[name](config, client)
+        providers[name] = ADAPTERS[name](config, client, observe=observe)
     return providers, clients

@@ -12,19 +12,19 @@ Redirects are not followed, and proxies from the environment are ignored.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import ipaddress
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from orchestrator.errors import Rejected
+from orchestrator.retry_after import parse_retry_after
+from orchestrator.transport import aiohttp_session
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -175,22 +175,6 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or HTTP date); None if absent or bad."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
-
-
 async def _excerpt(response: aiohttp.ClientResponse) -> str:
     data = bytearray()
     # The excerpt is only a diagnostic: the status already answered, so a body that stalls or
@@ -240,17 +224,13 @@ class WebhookSender:
             if not self._allow_private:
                 self._guard = GuardedResolver(resolver or aiohttp.ThreadedResolver())
                 resolver = self._guard
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, resolver=resolver, keepalive_timeout=4.0
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
+            self._session = aiohttp_session(
+                max_connections=self._max_connections,
+                resolver=resolver,
                 timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-                trust_env=False,
                 # One session serves every user's endpoint: no cookies carried from one to another.
                 # Bodies arrive uncompressed, so the 2 KiB excerpt is text and nothing is inflated.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
+                cookies=False,
                 skip_auto_headers=("Accept-Encoding",),
             )
         return self._session

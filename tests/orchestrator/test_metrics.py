@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -17,7 +17,6 @@ from orchestrator.inbox import CallbackInbox
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
-from orchestrator.providers import http as provider_http
 from orchestrator.providers.apixo import ApixoProvider
 from orchestrator.providers.base import GenerateRequest, TaskRef
 from orchestrator.providers.config import ApixoSettings, ProviderSettings
@@ -207,15 +206,8 @@ async def test_callbacks_accepted_and_rejected_are_counted(
     assert not any("evil" in str(labels) for _, labels in after)
 
 
-@pytest.fixture
-def observed(metrics: Metrics) -> Iterator[Metrics]:
-    provider_http.add_observer(metrics.provider_request)
-    yield metrics
-    provider_http.remove_observer(metrics.provider_request)
-
-
 async def test_provider_latency_is_observed_by_operation_and_status(
-    observed: Metrics, api: httpx.AsyncClient
+    metrics: Metrics, api: httpx.AsyncClient
 ) -> None:
     """Each adapter request lands in the histogram under its operation and HTTP status (or the
     transport error's class when no answer came)."""
@@ -233,7 +225,9 @@ async def test_provider_latency_is_observed_by_operation_and_status(
 
     settings = ApixoSettings(api_key=SecretStr("sk-test"))
     async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
-        provider = ApixoProvider(settings, client, clock=lambda: 0.0)
+        provider = ApixoProvider(
+            settings, client, clock=lambda: 0.0, observe=metrics.provider_request
+        )
         assert await provider.generate(GenerateRequest("a fox", "fast")) == "task_1"
         with pytest.raises(ProviderUnavailable):
             await provider.status(TaskRef("task_1", "generate", "fast"))
@@ -255,7 +249,7 @@ async def test_provider_latency_is_observed_by_operation_and_status(
 async def test_without_an_observer_adapters_are_not_measured(
     metrics: Metrics, api: httpx.AsyncClient
 ) -> None:
-    """The HTTP layer measures nothing until the runtime installs an observer."""
+    """An adapter built without an observer (as outside the runtime) measures nothing."""
     answer = httpx.Response(200, json={"code": 200, "data": {"taskId": "task_1"}})
     async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: answer)) as client:
         provider = ApixoProvider(ApixoSettings(api_key=SecretStr("sk-test")), client)

@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from orchestrator import backoff
 from orchestrator.backoff import Outage, delay
 from orchestrator.engine import engine as engine_module
 from orchestrator.models import StepStatus
@@ -28,6 +29,18 @@ def test_backoff_doubles_up_to_its_cap_with_jitter() -> None:
     ceilings = [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
     for attempt, ceiling in enumerate(ceilings, start=1):
         assert ceiling / 2 <= delay(attempt, rng) <= ceiling
+
+
+def test_backoff_ceiling_is_bounded_however_many_failures() -> None:
+    """The un-jittered wait other schedules start from: doubling, capped, no overflow."""
+    assert [backoff.ceiling(n, base_s=5.0, max_s=600.0) for n in (1, 2, 3, 8, 9)] == [
+        5.0,
+        10.0,
+        20.0,
+        600.0,
+        600.0,
+    ]
+    assert backoff.ceiling(10**6, base_s=5.0, max_s=600.0) == 600.0
 
 
 async def test_outage_retry_gives_up_only_when_told() -> None:

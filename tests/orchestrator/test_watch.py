@@ -157,3 +157,27 @@ async def test_following_gives_up_after_a_while_without_reelay() -> None:
             await watch_events(client, "pl_x", out=io.StringIO(), patience=patience)
     assert err.getvalue().count("\n") == 1
     assert "reconnecting" in err.getvalue()
+
+
+async def test_patience_backs_off_to_its_cap_and_starts_over_after_a_success() -> None:
+    """Each wait is the shared backoff: doubling from the first delay, capped, jittered down
+    to no less than half; a success starts it over (an injected clock and sleep)."""
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+
+    patience = Patience(
+        io.StringIO(),
+        first_delay_s=1.0,
+        max_delay_s=4.0,
+        clock=lambda: 0.0,
+        sleep=sleep,
+        rng=random.Random(3),
+    )
+    for _ in range(5):
+        await patience.wait(ApiError("down"))
+    patience.ok()
+    await patience.wait(ApiError("down"))
+    ceilings = [1.0, 2.0, 4.0, 4.0, 4.0, 1.0]
+    assert all(c / 2 <= d <= c for d, c in zip(slept, ceilings, strict=True)), slept

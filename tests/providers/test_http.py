@@ -23,16 +23,15 @@ from orchestrator.providers.errors import (
     TaskNotFound,
 )
 from orchestrator.providers.http import (
-    MAX_RETRY_AFTER_S,
     CallKind,
     Failure,
+    Observers,
     ProviderHttp,
     auth_headers,
     build_body,
     error_for,
     failure_from_body,
     openai_video_fields,
-    parse_retry_after,
 )
 from tests.providers.conftest import NOW, FakeApi, clock
 
@@ -43,6 +42,17 @@ SETTINGS = ProviderSettings(
 
 def _http(client: httpx.AsyncClient, settings: ProviderSettings = SETTINGS) -> ProviderHttp:
     return ProviderHttp("demo", settings, client, clock=clock)
+
+
+class Heard:
+    """An observer that records what it was told (all but the seconds)."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, CallKind, str]] = []
+
+    def __call__(self, provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
+        assert seconds >= 0
+        self.told.append((provider, kind, outcome))
 
 
 def test_auth_header_carries_the_bearer_key() -> None:
@@ -97,6 +107,53 @@ async def test_transport_failures_split_on_whether_the_request_left(
     assert raised.value.provider == "demo"
 
 
+async def test_each_exchange_is_told_to_every_observer_it_was_built_with(
+    api: FakeApi, client: httpx.AsyncClient
+) -> None:
+    """Provider, call kind and HTTP status (or the transport error's class) reach each
+    observer, added before or after the adapter was built; other observers hear nothing."""
+    first, second, elsewhere = Heard(), Heard(), Heard()
+    observers = Observers(first)
+    Observers(elsewhere)
+    http = ProviderHttp("demo", SETTINGS, client, clock=clock, observe=observers)
+    observers.add(second)
+    api.reply(200, {"ok": True})
+    api.fail(httpx.ConnectError)
+    api.reply(503, {"error": {"message": "busy"}})
+    await http.call("POST", "/v1/x", "submit", body={})
+    with pytest.raises(RequestNotSent):
+        await http.call("GET", "/v1/x", "status")
+    with pytest.raises(ProviderUnavailable):
+        await http.call("GET", "/v1/x", "status")
+    expected = [
+        ("demo", "submit", "200"),
+        ("demo", "status", "ConnectError"),
+        ("demo", "status", "503"),
+    ]
+    assert first.told == second.told == expected
+    assert elsewhere.told == []
+
+
+async def test_a_failing_observer_changes_no_outcome(
+    api: FakeApi, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An observer that raises is logged; the answer still comes back and the others are told."""
+
+    def broken(provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
+        raise RuntimeError("metrics bug")
+
+    heard = Heard()
+    api.reply(200, {"ok": True})
+    api.reply(200, {"ok": 2})
+    alone = ProviderHttp("demo", SETTINGS, client, clock=clock, observe=broken)
+    assert await alone.call("POST", "/v1/x", "submit", body={}) == {"ok": True}
+    shared = ProviderHttp("demo", SETTINGS, client, clock=clock, observe=Observers(broken, heard))
+    assert await shared.call("POST", "/v1/x", "submit", body={}) == {"ok": 2}
+    assert heard.told == [("demo", "submit", "200")]
+    failed = [r for r in caplog.records if r.getMessage() == "provider request observer failed"]
+    assert len(failed) == 2
+
+
 async def test_non_json_success_is_a_response_error(
     api: FakeApi, client: httpx.AsyncClient
 ) -> None:
@@ -140,25 +197,6 @@ async def test_429_reads_retry_after_http_date(api: FakeApi, client: httpx.Async
     with pytest.raises(RateLimited) as raised:
         await _http(client).call("GET", "/v1/x", "status")
     assert raised.value.retry_after == 45.0
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("120", 120.0),
-        (" 3 ", 3.0),
-        ("-5", 0.0),
-        ("999999", MAX_RETRY_AFTER_S),
-        (email.utils.formatdate(NOW + 60, usegmt=True), 60.0),
-        (email.utils.formatdate(NOW - 60, usegmt=True), 0.0),
-        ("nan", None),
-        ("soon", None),
-        (None, None),
-    ],
-)
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
-    """Retry-After accepts seconds or an HTTP-date, clamps to a sane range, and ignores junk."""
-    assert parse_retry_after(value, NOW) == expected
 
 
 @pytest.mark.parametrize(
