@@ -23,12 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator import eventloop
-from orchestrator.inbox import CallbackInbox
+from orchestrator import eventloop, redact
+from orchestrator.intake import CallbackInbox
 from orchestrator.providers.apixo import ApixoProvider
 from orchestrator.providers.config import ApixoSettings
 from orchestrator.store import open_store
-from receiver import redact
 from receiver.app import create_receiver_app
 from receiver.tokens import CallbackTokens
 

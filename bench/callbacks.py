@@ -45,11 +45,12 @@ import aiohttp
 import httpx
 
 from orchestrator import eventloop
-from orchestrator.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
-from orchestrator.providers.base import VideoParams
+from orchestrator.domain.callbacks import CallbackTarget
+from orchestrator.domain.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
+from orchestrator.domain.values import VideoParams
 from orchestrator.settings import PROVIDER_NAMES
 from orchestrator.store import Transaction, open_store
-from receiver.tokens import CallbackTarget, CallbackTokens
+from receiver.tokens import CallbackTokens
 
 BENCH = Path(__file__).resolve().parent
 SERVER_CPU, LOADGEN_CPU = 0, 1

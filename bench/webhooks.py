@@ -24,10 +24,10 @@ import httpx
 from bench.pipelines import PREFIX, body, sandbox_process
 from orchestrator import eventloop
 from orchestrator.demo import free_port
+from orchestrator.domain.webhooks import DEFAULT_EVENT_TYPES
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.settings import PROVIDER_NAMES, load_settings
-from orchestrator.webhooks.models import DEFAULT_EVENT_TYPES
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -13,7 +13,7 @@ import logging
 from collections import OrderedDict
 
 from orchestrator import logs
-from orchestrator.models import Event
+from orchestrator.domain.models import Event
 from orchestrator.store import Store
 
 log = logging.getLogger("reelay.activity")

@@ -18,7 +18,7 @@ import re
 import sys
 from typing import Literal
 
-from receiver.redact import redact
+from orchestrator.redact import redact
 
 Format = Literal["text", "json"]
 

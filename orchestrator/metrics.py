@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
-from orchestrator.models import PipelineStatus, StepStatus
+from orchestrator.domain.models import PipelineStatus, StepStatus
 from orchestrator.providers.http import CallKind
 from orchestrator.store import Store
 

@@ -6,9 +6,9 @@ import re
 import time
 from collections.abc import Callable, Mapping
 
-from orchestrator import pipelines as pipeline_rules
+from orchestrator.domain import pipelines as pipeline_rules
+from orchestrator.domain.models import Event, PipelineStatus, PipelineView, new_pipeline_id
 from orchestrator.errors import Conflict, NotFound
-from orchestrator.models import Event, PipelineStatus, PipelineView, new_pipeline_id
 from orchestrator.plans import ExtendSpec, PipelineRequest, plan, plan_extend
 from orchestrator.providers.base import Provider
 from orchestrator.store import Store, Transaction

@@ -13,10 +13,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from orchestrator.domain.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
+from orchestrator.domain.pipelines import depth
+from orchestrator.domain.values import Tier, VideoParams
 from orchestrator.errors import FieldProblem, Rejected, joined
-from orchestrator.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
-from orchestrator.pipelines import depth
-from orchestrator.providers.base import Provider, Tier, VideoParams
+from orchestrator.providers.base import Provider
 from orchestrator.providers.errors import InvalidRequest
 from orchestrator.settings import PROVIDER_NAMES
 from orchestrator.webhooks.ssrf import registration_refusal

@@ -17,16 +17,18 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from orchestrator import redact
 from orchestrator.activity import ActivityLog
 from orchestrator.api import create_api_app
 from orchestrator.artifacts.downloader import Downloader
 from orchestrator.artifacts.retention import Pruner
 from orchestrator.artifacts.setup import open_storage, provider_auth
 from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.domain.callbacks import CallbackTarget
+from orchestrator.domain.models import Step
 from orchestrator.engine import CallbackUrlFor, Engine
-from orchestrator.inbox import CallbackInbox
+from orchestrator.intake import CallbackInbox
 from orchestrator.metrics import Metrics
-from orchestrator.models import Step
 from orchestrator.operations import Operations
 from orchestrator.providers import http as provider_http
 from orchestrator.providers.base import Provider
@@ -38,9 +40,8 @@ from orchestrator.transport import AiohttpTransport
 from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.endpoints import WebhookOperations
 from orchestrator.webhooks.ssrf import WebhookSender
-from receiver import redact
 from receiver.app import create_receiver_app
-from receiver.tokens import CallbackTarget, CallbackTokens, callback_url
+from receiver.tokens import CallbackTokens, callback_url
 
 log = logging.getLogger("reelay")
 
@@ -86,7 +87,7 @@ async def open_runtime(
     async with contextlib.AsyncExitStack() as stack:
         observers = provider_http.Observers()
         if providers is None:
-            providers, clients = build_providers(settings, observe=observers)
+            providers, clients = build_providers(settings.providers(), observe=observers)
             for client in clients:
                 await stack.enter_async_context(client)
         redact.install()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from orchestrator import backoff
-from orchestrator.providers.base import Capabilities
+from orchestrator.domain.values import Capabilities
 from orchestrator.providers.config import ProviderSettings
 
 _GROWTH = 1.5

@@ -151,6 +151,10 @@ class Settings(BaseSettings):
         settings: ProviderSettings = getattr(self, name)
         return settings
 
+    def providers(self) -> dict[str, ProviderSettings]:
+        """Every provider's settings, by name."""
+        return {name: self.provider(name) for name in PROVIDER_NAMES}
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":

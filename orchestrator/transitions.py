@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from orchestrator import pipelines as pipeline_rules
 from orchestrator.artifacts.jobs import downloads_for
-from orchestrator.artifacts.models import Download
-from orchestrator.models import Event, EventDraft, Pipeline, PipelineView, Step
+from orchestrator.domain import pipelines as pipeline_rules
+from orchestrator.domain.artifacts import Download
+from orchestrator.domain.models import Event, EventDraft, Pipeline, PipelineView, Step
+from orchestrator.domain.webhooks import Endpoint, Message
 from orchestrator.store import Transaction
-from orchestrator.webhooks.models import Endpoint, Message
 from orchestrator.webhooks.outbox import messages_for
 
 Change = tuple[PipelineView | None, PipelineView]

@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.providers.base import TaskStatus
+from orchestrator.domain.callbacks import Callback, Inbox, Verdict
+from orchestrator.domain.values import TaskStatus
 from orchestrator.providers.errors import ProviderResponseError
 from receiver.body import BadContentLength, BodyTooLarge, read_capped
-from receiver.inbox import Callback, Inbox, Verdict
 from receiver.tokens import CallbackTokens, InvalidToken
 
 log = logging.getLogger("reelay.receiver")

@@ -10,22 +10,16 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from orchestrator.domain.callbacks import CallbackTarget
 
 _SALT = "reelay.callback.v1"
 
 
 class InvalidToken(Exception):
     """Bad, expired or rotated-out token. Deliberately says nothing more."""
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackTarget:
-    pipeline_id: str
-    step: int
-    provider: str
 
 
 def _signer(clock: Callable[[], float]) -> type[TimestampSigner]:

@@ -7,10 +7,8 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from orchestrator.providers.base import (
+from orchestrator.domain.values import (
     Capabilities,
-    ExtendRequest,
-    GenerateRequest,
     Problem,
     StepKind,
     TaskRef,
@@ -19,6 +17,7 @@ from orchestrator.providers.base import (
     Tier,
     VideoParams,
 )
+from orchestrator.providers.base import ExtendRequest, GenerateRequest
 from orchestrator.providers.errors import InvalidRequest, ProviderError, ProviderResponseError
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 
 from orchestrator.api.schemas import FieldErrorOut, ProblemEnvelope, ProblemOut
+from orchestrator.database_faults import unavailable_reason
 from orchestrator.errors import (
     BadRequest,
     Conflict,
@@ -20,7 +21,6 @@ from orchestrator.errors import (
     Unauthorized,
     Unavailable,
 )
-from orchestrator.store.faults import unavailable_reason
 
 RETRY_AFTER_S = 2
 """Seconds a client is asked to wait after a 503."""

@@ -16,7 +16,7 @@ from orchestrator.api.schemas import (
     pipeline_out,
 )
 from orchestrator.api.services import services
-from orchestrator.models import PipelineStatus, PipelineView
+from orchestrator.domain.models import PipelineStatus, PipelineView
 from orchestrator.operations import Operations, is_pipeline_id
 from orchestrator.plans import ExtendSpec, PipelineRequest
 

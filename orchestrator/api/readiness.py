@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 
 from orchestrator.api.failures import LOG_EVERY_S, Throttle
+from orchestrator.database_faults import unavailable_reason
 from orchestrator.store import Store, Transaction
-from orchestrator.store.faults import unavailable_reason
 
 log = logging.getLogger("reelay.api")
 

@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from orchestrator.artifacts.models import DownloadStatus, StepArtifact
-from orchestrator.models import Event, PipelineView, Step, StepError
+from orchestrator.domain.artifacts import DownloadStatus, StepArtifact
+from orchestrator.domain.models import Event, PipelineView, Step, StepError
 
 
 class ErrorOut(BaseModel):

@@ -9,7 +9,7 @@ from orchestrator.api.params import Param
 from orchestrator.api.pipeline_routes import ops
 from orchestrator.api.ranges import Unsatisfiable, byte_range
 from orchestrator.api.services import services
-from orchestrator.artifacts.models import DownloadStatus
+from orchestrator.domain.artifacts import DownloadStatus
 from orchestrator.errors import BadRequest, NotFound
 
 RANGE = Param("Range", where="header")

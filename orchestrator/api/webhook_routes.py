@@ -20,8 +20,8 @@ from orchestrator.api.webhook_schemas import (
     endpoint_out,
     message_out,
 )
+from orchestrator.domain.webhooks import MessageStatus
 from orchestrator.webhooks.endpoints import WebhookOperations
-from orchestrator.webhooks.models import MessageStatus
 
 ENDPOINT_ID = Param("endpoint_id")
 PIPELINE_ID = Param("pipeline_id")

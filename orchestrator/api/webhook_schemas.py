@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.api.schemas import iso
-from orchestrator.webhooks.models import Attempt, Endpoint, Message
+from orchestrator.domain.webhooks import Attempt, Endpoint, Message
 
 
 class EndpointIn(BaseModel):

@@ -20,11 +20,11 @@ import httpx
 
 from orchestrator import backoff, logs
 from orchestrator.artifacts.fetch import Fetched, FetchFailed, fetch
-from orchestrator.artifacts.models import Artifact, Download, DownloadStatus
 from orchestrator.artifacts.storage import ArtifactStorage, StorageUnavailable
 from orchestrator.backoff import Outage
 from orchestrator.claim_loop import ClaimLoop
-from orchestrator.models import EventDraft, PipelineView, StepError
+from orchestrator.domain.artifacts import Artifact, Download, DownloadStatus
+from orchestrator.domain.models import EventDraft, PipelineView, StepError
 from orchestrator.schedule import jittered
 from orchestrator.store import Store, Transaction
 from orchestrator.transitions import commit_transition

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from orchestrator.artifacts.models import Download, DownloadStatus
-from orchestrator.models import PipelineView, StepStatus
+from orchestrator.domain.artifacts import Download, DownloadStatus
+from orchestrator.domain.models import PipelineView, StepStatus
 
 
 def downloads_for(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from orchestrator import pipelines as pipeline_rules
-from orchestrator.models import EventDraft, PipelineView, Step
+from orchestrator.domain import pipelines as pipeline_rules
+from orchestrator.domain.models import EventDraft, PipelineView, Step
 from orchestrator.store import Transaction
 from orchestrator.transitions import commit_transition
 

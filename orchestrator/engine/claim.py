@@ -14,12 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
-from orchestrator import steps as step_rules
+from orchestrator.domain import steps as step_rules
+from orchestrator.domain.models import PipelineView, Step, StepStatus
 from orchestrator.engine.changes import Changes
 from orchestrator.engine.outcomes import Context
 from orchestrator.engine.perform import PollWork, SubmitWork, Work
 from orchestrator.engine.pressure import ProviderPressure
-from orchestrator.models import PipelineView, Step, StepStatus
 from orchestrator.settings import Settings
 from orchestrator.store import Store, Transaction
 

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from orchestrator import logs
+from orchestrator.domain.models import Step
 from orchestrator.engine.pressure import ProviderPressure
-from orchestrator.models import Step
 
 log = logging.getLogger("reelay.health")
 

@@ -6,12 +6,12 @@ import random
 from dataclasses import dataclass
 
 from orchestrator import schedule
-from orchestrator import steps as step_rules
+from orchestrator.domain import steps as step_rules
+from orchestrator.domain.models import EventDraft, Step, StepError
+from orchestrator.domain.values import Capabilities
 from orchestrator.engine.perform import Outcome, Polled, PollFailed, SubmitFailed, Submitted
 from orchestrator.engine.pressure import BALANCE_PROBE_S
-from orchestrator.models import EventDraft, Step, StepError
 from orchestrator.providers import errors as pe
-from orchestrator.providers.base import Capabilities
 from orchestrator.providers.config import ProviderSettings
 
 TASK_NOT_FOUND_LIMIT = 5

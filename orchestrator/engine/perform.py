@@ -12,11 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from orchestrator import logs
+from orchestrator.domain.models import Step
+from orchestrator.domain.values import TaskStatus
 from orchestrator.engine.health import ProviderHealth
 from orchestrator.engine.pressure import ProviderPressure
-from orchestrator.models import Step
 from orchestrator.providers import errors as pe
-from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider, TaskStatus
+from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider
 from orchestrator.providers.errors import OutcomeUnknown, ProviderError
 
 log = logging.getLogger("reelay.engine")

@@ -10,14 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from orchestrator import logs
-from orchestrator import steps as step_rules
 from orchestrator.backoff import Outage
+from orchestrator.domain import steps as step_rules
+from orchestrator.domain.models import EventDraft, PipelineView, Step, StepStatus
 from orchestrator.engine import health as health_rules
 from orchestrator.engine import outcomes as outcome_rules
 from orchestrator.engine.changes import save, with_step
 from orchestrator.engine.claim import Claimer
 from orchestrator.engine.perform import Outcome, SubmitFailed, Submitted
-from orchestrator.models import EventDraft, PipelineView, Step, StepStatus
 from orchestrator.store import Store, Transaction
 
 log = logging.getLogger("reelay.engine")

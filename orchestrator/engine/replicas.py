@@ -15,10 +15,10 @@ import math
 from collections.abc import Callable, Sequence
 
 from orchestrator import logs
-from orchestrator import steps as step_rules
 from orchestrator.backoff import Outage
+from orchestrator.domain import steps as step_rules
+from orchestrator.domain.models import PipelineView, Step, StepError, StepStatus
 from orchestrator.engine.changes import Changes
-from orchestrator.models import PipelineView, Step, StepError, StepStatus
 from orchestrator.settings import Settings
 from orchestrator.store import Store, Transaction
 

@@ -14,10 +14,8 @@ from urllib.parse import quote
 
 import httpx
 
-from orchestrator.providers.base import (
+from orchestrator.domain.values import (
     Capabilities,
-    ExtendRequest,
-    GenerateRequest,
     Problem,
     StepKind,
     TaskRef,
@@ -25,6 +23,7 @@ from orchestrator.providers.base import (
     Tier,
     VideoParams,
 )
+from orchestrator.providers.base import ExtendRequest, GenerateRequest
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import InvalidRequest, ProviderResponseError
 from orchestrator.providers.http import Observer, ProviderHttp, openai_video_fields

@@ -15,10 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
-from orchestrator.providers.base import (
+from orchestrator.domain.values import (
     Capabilities,
-    ExtendRequest,
-    GenerateRequest,
     Problem,
     StepKind,
     TaskRef,
@@ -26,6 +24,7 @@ from orchestrator.providers.base import (
     Tier,
     VideoParams,
 )
+from orchestrator.providers.base import ExtendRequest, GenerateRequest
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import InvalidRequest, ProviderResponseError
 from orchestrator.providers.http import Observer, ProviderHttp, build_body

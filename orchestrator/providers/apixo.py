@@ -16,10 +16,8 @@ from typing import Any
 
 import httpx
 
-from orchestrator.providers.base import (
+from orchestrator.domain.values import (
     Capabilities,
-    ExtendRequest,
-    GenerateRequest,
     Problem,
     StepKind,
     TaskRef,
@@ -27,6 +25,7 @@ from orchestrator.providers.base import (
     Tier,
     VideoParams,
 )
+from orchestrator.providers.base import ExtendRequest, GenerateRequest
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import (
     ContentPolicy,

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import httpx
 
-from orchestrator.providers.base import VideoParams
+from orchestrator.domain.values import VideoParams
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import (
     AuthError,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import httpx
@@ -13,7 +14,6 @@ from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.http import Observer
 from orchestrator.providers.octopusx import OctopusxProvider
-from orchestrator.settings import PROVIDER_NAMES, Settings
 from orchestrator.transport import provider_client
 
 
@@ -36,14 +36,13 @@ ADAPTERS: dict[str, Factory] = {
 
 
 def build_providers(
-    settings: Settings, *, observe: Observer | None = None
+    configs: Mapping[str, ProviderSettings], *, observe: Observer | None = None
 ) -> tuple[dict[str, Provider], list[httpx.AsyncClient]]:
-    """One adapter per provider, and the clients to close when reelay stops. ``observe`` is
-    told of every request they make."""
+    """One adapter per configured provider (``Settings.providers()``), and the clients to close
+    when reelay stops. ``observe`` is told of every request they make."""
     providers: dict[str, Provider] = {}
     clients: list[httpx.AsyncClient] = []
-    for name in PROVIDER_NAMES:
-        config = settings.provider(name)
+    for name, config in configs.items():
         client = provider_client(
             max_connections=config.max_concurrent_requests, timeout_s=config.timeout_s
         )

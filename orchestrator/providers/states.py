@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from orchestrator.providers.base import Problem, TaskState, TaskStatus, Tier, VideoParams
+from orchestrator.domain.values import Problem, TaskState, TaskStatus, Tier, VideoParams
 from orchestrator.providers.errors import ProviderResponseError
 
 URL_LIFETIME_S = 86_400.0

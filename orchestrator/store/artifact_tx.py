@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from orchestrator.artifacts.models import Artifact, Download, DownloadStatus, StepArtifact
+from orchestrator.domain.artifacts import Artifact, Download, DownloadStatus, StepArtifact
 from orchestrator.store import queries as q
 from orchestrator.store.backend import Connection, chunks, placeholders
 from orchestrator.store.rows import Row

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from orchestrator.models import Step
+from orchestrator.domain.models import Step
 from orchestrator.store import queries as q
 from orchestrator.store.backend import Connection, chunks, placeholders
 from orchestrator.store.job import JobMarks

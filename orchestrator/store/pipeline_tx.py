@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from orchestrator.models import Event, Pipeline, PipelineView, Step
+from orchestrator.domain.models import Event, Pipeline, PipelineView, Step
 from orchestrator.store import queries as q
 from orchestrator.store.backend import Connection, chunks, placeholders
 from orchestrator.store.job import JobMarks

@@ -20,7 +20,7 @@ from typing import Any, cast
 import asyncpg  # type: ignore[import-untyped]
 
 from orchestrator.backoff import Outage
-from orchestrator.store.faults import StoreClosed, store_unavailable
+from orchestrator.database_faults import StoreClosed, store_unavailable
 from orchestrator.store.rows import Row
 from orchestrator.store.schema import apply_migrations
 

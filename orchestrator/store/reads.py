@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from orchestrator.artifacts.models import StepArtifact
-from orchestrator.models import Event, PipelineView
+from orchestrator.domain.artifacts import StepArtifact
+from orchestrator.domain.models import Event, PipelineView
+from orchestrator.domain.webhooks import Attempt, Endpoint, Message
 from orchestrator.store import queries as q
 from orchestrator.store.artifact_tx import step_artifacts
 from orchestrator.store.backend import Backend
 from orchestrator.store.pipeline_tx import load_views
 from orchestrator.store.rows import Row, event_from_row
 from orchestrator.store.webhook_rows import attempt_from_row, endpoint_from_row, message_from_row
-from orchestrator.webhooks.models import Attempt, Endpoint, Message
 
 
 class Reads:

@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.models import Event, Pipeline, PipelineStatus, Step, StepError, StepStatus
-from orchestrator.providers.base import VideoParams
+from orchestrator.domain.models import Event, Pipeline, PipelineStatus, Step, StepError, StepStatus
+from orchestrator.domain.values import VideoParams
 
 PIPELINE_COLUMNS: tuple[str, ...] = (
     "id",

@@ -5,14 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from orchestrator.domain.webhooks import Attempt, Endpoint, EndpointSecret, Message, MessageStatus
 from orchestrator.store.rows import Row
-from orchestrator.webhooks.models import (
-    Attempt,
-    Endpoint,
-    EndpointSecret,
-    Message,
-    MessageStatus,
-)
 
 
 def endpoint_from_row(row: Row) -> Endpoint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from orchestrator.domain.webhooks import Attempt, Endpoint, Message
 from orchestrator.store import queries as q
 from orchestrator.store.backend import Connection
 from orchestrator.store.webhook_rows import (
@@ -15,7 +16,6 @@ from orchestrator.store.webhook_rows import (
     message_update_values,
     message_values,
 )
-from orchestrator.webhooks.models import Attempt, Endpoint, Message
 
 
 class WebhookTx:

@@ -19,15 +19,15 @@ from orchestrator import logs
 from orchestrator.backoff import Outage
 from orchestrator.batching import Batcher
 from orchestrator.claim_loop import ClaimLoop
-from orchestrator.store import Store, Transaction
-from orchestrator.webhooks import retry
-from orchestrator.webhooks.models import (
+from orchestrator.domain.webhooks import (
     PIPELINE_DESTINATION,
     Attempt,
     Endpoint,
     Message,
     MessageStatus,
 )
+from orchestrator.store import Store, Transaction
+from orchestrator.webhooks import retry
 from orchestrator.webhooks.signing import headers as signed_headers
 from orchestrator.webhooks.ssrf import Delivery
 

@@ -6,9 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from orchestrator.errors import Conflict, FieldProblem, NotFound, Rejected
-from orchestrator.store import Store, Transaction
-from orchestrator.webhooks.models import (
+from orchestrator.domain.webhooks import (
     EVENT_TYPES,
     Attempt,
     Endpoint,
@@ -17,6 +15,8 @@ from orchestrator.webhooks.models import (
     MessageStatus,
     new_id,
 )
+from orchestrator.errors import Conflict, FieldProblem, NotFound, Rejected
+from orchestrator.store import Store, Transaction
 from orchestrator.webhooks.signing import new_secret
 from orchestrator.webhooks.ssrf import registration_refusal
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.models import Event, Pipeline
-from orchestrator.webhooks.models import (
+from orchestrator.domain.models import Event, Pipeline
+from orchestrator.domain.webhooks import (
     DEFAULT_EVENT_TYPES,
     PIPELINE_DESTINATION,
     Endpoint,

@@ -17,12 +17,12 @@ from orchestrator import errors
 from orchestrator.api import create_api_app
 from orchestrator.api.errors import STATUSES, branch_status
 from orchestrator.artifacts.storage import StorageUnavailable
+from orchestrator.database_faults import StoreClosed
 from orchestrator.operations import Operations
 from orchestrator.plans import PlanRejected
 from orchestrator.providers.errors import ProviderError, ProviderUnavailable
 from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
-from orchestrator.store.faults import StoreClosed
 from orchestrator.webhooks.endpoints import InvalidEndpoint
 from tests.api.test_pipelines_api import BODY
 from tests.fakes import FakeProvider
@@ -44,9 +44,9 @@ EXPECTED: dict[str, int | None] = {
     "orchestrator.settings.ConfigError": 422,
     "orchestrator.cli.UsageError": 422,
     "orchestrator.artifacts.storage.ArtifactMissing": 404,
-    "orchestrator.steps.InvalidTransition": 409,
+    "orchestrator.domain.steps.InvalidTransition": 409,
     "orchestrator.webhooks.signing.SignatureError": 401,
-    "orchestrator.store.faults.StoreClosed": 503,
+    "orchestrator.database_faults.StoreClosed": 503,
     "orchestrator.artifacts.storage.StorageUnavailable": 503,
     "orchestrator.client.Unreachable": 503,
     # Outside the branches (so are the provider errors): a client of the API never meets one,

@@ -17,7 +17,7 @@ from orchestrator.store import Store
 
 @pytest.fixture
 async def api(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    providers, clients = build_providers(settings)
+    providers, clients = build_providers(settings.providers())
     app = create_api_app(Operations(store, providers), store, api_token=None)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://api"

@@ -15,11 +15,11 @@ from orchestrator.api import create_api_app
 from orchestrator.api.openapi import build_openapi
 from orchestrator.api.routing import ApiRoute
 from orchestrator.api.table import ROUTES
-from orchestrator.models import PipelineStatus
+from orchestrator.domain.models import PipelineStatus
+from orchestrator.domain.webhooks import MessageStatus
 from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
 from orchestrator.store import Store
-from orchestrator.webhooks.models import MessageStatus
 from tests.fakes import FakeProvider
 
 TOKEN = "table-token"

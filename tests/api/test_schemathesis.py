@@ -39,7 +39,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     async def serve() -> None:
         config = load_settings(database_url=f"sqlite:///{root / 'api.db'}", _env_file=None)
         store = await open_store(config.database_url)
-        providers, clients = build_providers(config)
+        providers, clients = build_providers(config.providers())
         app = create_api_app(
             Operations(store, providers),
             store,

@@ -21,8 +21,8 @@ from starlette.routing import Route
 from orchestrator.api import create_api_app
 from orchestrator.artifacts.downloader import Downloader
 from orchestrator.artifacts.local import LocalArtifactStorage
-from orchestrator.artifacts.models import DownloadStatus
 from orchestrator.artifacts.retention import Pruner
+from orchestrator.domain.artifacts import DownloadStatus
 from orchestrator.engine import Engine
 from orchestrator.operations import Operations
 from orchestrator.plans import ExtendSpec, PipelineRequest

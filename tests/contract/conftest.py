@@ -22,14 +22,8 @@ from typing import Any, Protocol, TypeVar
 import httpx
 import pytest_asyncio
 
-from orchestrator.providers.base import (
-    ExtendRequest,
-    GenerateRequest,
-    Provider,
-    TaskRef,
-    TaskStatus,
-    Tier,
-)
+from orchestrator.domain.values import TaskRef, TaskStatus, Tier
+from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.registry import ADAPTERS
 from orchestrator.sandbox import SandboxConfig

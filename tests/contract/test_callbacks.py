@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from orchestrator.providers.base import TaskState
+from orchestrator.domain.values import TaskState
 from tests.contract.conftest import (
     CALLBACK_PROVIDERS,
     AdapterFactory,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.providers.base import TaskRef, TaskState
+from orchestrator.domain.values import TaskRef, TaskState
 from orchestrator.providers.errors import (
     AuthError,
     OutcomeUnknown,

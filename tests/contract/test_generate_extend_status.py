@@ -7,14 +7,8 @@ import time
 
 import pytest
 
-from orchestrator.providers.base import (
-    ExtendRequest,
-    GenerateRequest,
-    TaskRef,
-    TaskState,
-    TaskStatus,
-    VideoParams,
-)
+from orchestrator.domain.values import TaskRef, TaskState, TaskStatus, VideoParams
+from orchestrator.providers.base import ExtendRequest, GenerateRequest
 from orchestrator.providers.errors import (
     InvalidRequest,
     SourceInvalid,

@@ -10,11 +10,12 @@ from pathlib import Path
 import httpx
 
 from orchestrator.demo import free_port
+from orchestrator.domain.callbacks import CallbackTarget
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import load_settings
-from receiver.tokens import CallbackTarget, CallbackTokens
+from receiver.tokens import CallbackTokens
 from tests.e2e.helpers import (
     assert_submitted_once,
     chain_body,

@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from orchestrator.domain.webhooks import DEFAULT_EVENT_TYPES
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import load_settings
-from orchestrator.webhooks.models import DEFAULT_EVENT_TYPES
 from orchestrator.webhooks.signing import verify
 from tests.e2e.helpers import chain_body, provider_overrides, wait_until
 from tests.loopback import running_sandbox, serve_app

@@ -11,21 +11,23 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from orchestrator.api import create_api_app
-from orchestrator.artifacts.models import Artifact
+from orchestrator.domain.artifacts import Artifact
+from orchestrator.domain.callbacks import CallbackTarget
+from orchestrator.domain.values import TaskRef
+from orchestrator.domain.webhooks import Attempt, Message, MessageStatus
 from orchestrator.engine import Engine
-from orchestrator.inbox import CallbackInbox
+from orchestrator.intake import CallbackInbox
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
 from orchestrator.providers.apixo import ApixoProvider
-from orchestrator.providers.base import GenerateRequest, TaskRef
+from orchestrator.providers.base import GenerateRequest
 from orchestrator.providers.config import ApixoSettings, ProviderSettings
 from orchestrator.providers.errors import ProviderUnavailable, RequestNotSent
 from orchestrator.settings import Settings
 from orchestrator.store import Store, Transaction
-from orchestrator.webhooks.models import Attempt, Message, MessageStatus
 from receiver.app import create_receiver_app
-from receiver.tokens import CallbackTarget, CallbackTokens
+from receiver.tokens import CallbackTokens
 from tests.fakes import FakeProvider
 
 Labels = tuple[tuple[str, str], ...]

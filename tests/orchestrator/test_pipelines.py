@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator import pipelines
-from orchestrator.models import (
-    Pipeline,
-    PipelineStatus,
-    PipelineView,
-    StepError,
-    StepStatus,
-)
+from orchestrator.domain import pipelines
+from orchestrator.domain.models import Pipeline, PipelineStatus, PipelineView, StepError, StepStatus
 from tests.orchestrator.test_steps import make
 
 NOW = 2000.0

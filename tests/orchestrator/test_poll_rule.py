@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+from orchestrator.domain.models import StepStatus
+from orchestrator.domain.values import Capabilities, TaskState, TaskStatus
 from orchestrator.engine import outcomes
 from orchestrator.engine.perform import Polled, PollFailed
-from orchestrator.models import StepStatus
 from orchestrator.providers import errors as pe
-from orchestrator.providers.base import Capabilities, TaskState, TaskStatus
 from orchestrator.providers.config import ProviderSettings
 from tests.orchestrator.test_steps import make
 

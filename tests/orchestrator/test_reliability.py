@@ -6,18 +6,17 @@ import random
 
 import pytest
 
+from orchestrator.domain.callbacks import Callback, CallbackTarget
+from orchestrator.domain.values import TaskState, TaskStatus
 from orchestrator.engine import Engine
 from orchestrator.engine.pressure import BALANCE_PROBE_S, ProviderPressure
-from orchestrator.inbox import CallbackInbox
+from orchestrator.intake import CallbackInbox
 from orchestrator.operations import Conflict, Operations
 from orchestrator.plans import PipelineRequest
 from orchestrator.providers import errors as pe
-from orchestrator.providers.base import TaskState, TaskStatus
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from receiver.inbox import Callback
-from receiver.tokens import CallbackTarget
 from tests.fakes import FakeProvider
 
 

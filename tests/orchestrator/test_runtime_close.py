@@ -8,12 +8,12 @@ import httpx
 import pytest
 
 from orchestrator import runtime
+from orchestrator.database_faults import StoreClosed
 from orchestrator.providers.base import Provider
 from orchestrator.providers.http import Observer
 from orchestrator.providers.registry import build_providers
 from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
-from orchestrator.store.faults import StoreClosed
 from orchestrator.webhooks.delivery import Deliverer
 
 
@@ -46,7 +46,7 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Opened:
     def building_providers(
         settings: Settings, *, observe: Observer | None = None
     ) -> tuple[dict[str, Provider], list[httpx.AsyncClient]]:
-        providers, clients = build_providers(settings, observe=observe)
+        providers, clients = build_providers(settings.providers(), observe=observe)
         caught.clients.extend(clients)
         return providers, clients
 

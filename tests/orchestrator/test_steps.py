@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator import steps
-from orchestrator.models import Step, StepError, StepStatus
-from orchestrator.providers.base import TaskState, TaskStatus, VideoParams
+from orchestrator.domain import steps
+from orchestrator.domain.models import Step, StepError, StepStatus
+from orchestrator.domain.values import TaskState, TaskStatus, VideoParams
 
 NOW = 1000.0
 

@@ -11,8 +11,8 @@ import pytest
 
 from orchestrator import backoff
 from orchestrator.backoff import Outage, delay
+from orchestrator.domain.models import StepStatus
 from orchestrator.engine import engine as engine_module
-from orchestrator.models import StepStatus
 from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
 from orchestrator.providers.base import GenerateRequest

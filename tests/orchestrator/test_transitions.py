@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.models import EventDraft, PipelineStatus, PipelineView, StepStatus
+from orchestrator.domain.models import EventDraft, PipelineStatus, PipelineView, StepStatus
+from orchestrator.domain.webhooks import Endpoint
 from orchestrator.transitions import implied
-from orchestrator.webhooks.models import Endpoint
 from tests.store.builders import NOW, make_view, with_step
 
 S = StepStatus

@@ -6,17 +6,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from orchestrator.domain.values import StepKind, TaskRef, TaskState, Tier, VideoParams
 from orchestrator.providers.apifree import ApifreeProvider
-from orchestrator.providers.base import (
-    ExtendRequest,
-    GenerateRequest,
-    Provider,
-    StepKind,
-    TaskRef,
-    TaskState,
-    Tier,
-    VideoParams,
-)
+from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider
 from orchestrator.providers.config import ApifreeSettings
 from orchestrator.providers.errors import (
     AuthError,

@@ -7,16 +7,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from orchestrator.domain.values import TaskRef, TaskState, Tier, VideoParams
 from orchestrator.providers.apimart import ApimartProvider
-from orchestrator.providers.base import (
-    ExtendRequest,
-    GenerateRequest,
-    Provider,
-    TaskRef,
-    TaskState,
-    Tier,
-    VideoParams,
-)
+from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider
 from orchestrator.providers.config import ApimartSettings
 from orchestrator.providers.errors import (
     AuthError,

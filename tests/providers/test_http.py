@@ -6,7 +6,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from orchestrator.providers.base import VideoParams
+from orchestrator.domain.values import VideoParams
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import (
     AuthError,

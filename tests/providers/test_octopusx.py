@@ -6,15 +6,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from orchestrator.providers.base import (
-    ExtendRequest,
-    GenerateRequest,
-    Provider,
-    TaskRef,
-    TaskState,
-    Tier,
-    VideoParams,
-)
+from orchestrator.domain.values import TaskRef, TaskState, Tier, VideoParams
+from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider
 from orchestrator.providers.config import OctopusxSettings
 from orchestrator.providers.errors import (
     AuthError,

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.domain.values import TaskRef, TaskState, TaskStatus
 from orchestrator.providers.apifree import ApifreeProvider
 from orchestrator.providers.apimart import ApimartProvider
 from orchestrator.providers.apixo import ApixoProvider
-from orchestrator.providers.base import TaskRef, TaskState, TaskStatus
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import ProviderError, ProviderResponseError
 from orchestrator.providers.octopusx import OctopusxProvider

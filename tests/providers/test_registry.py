@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.demo import free_port
-from orchestrator.providers.base import TaskRef, Tier
+from orchestrator.domain.values import TaskRef, Tier
 from orchestrator.providers.errors import RequestNotSent
 from orchestrator.providers.http import CallKind
 from orchestrator.providers.registry import build_providers
@@ -31,7 +31,7 @@ async def test_every_built_adapter_tells_the_observer_of_its_requests(tmp_path: 
     def observe(provider: str, kind: CallKind, outcome: str, seconds: float) -> None:
         heard.append((provider, kind, outcome))
 
-    providers, clients = build_providers(settings, observe=observe)
+    providers, clients = build_providers(settings.providers(), observe=observe)
     try:
         for provider in providers.values():
             model = provider.resolve_model(Tier.FAST, None)

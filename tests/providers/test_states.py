@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.providers.base import Problem, TaskState, Tier, VideoParams
+from orchestrator.domain.values import Problem, TaskState, Tier, VideoParams
 from orchestrator.providers.errors import ProviderResponseError
 from orchestrator.providers.states import (
     NO_OUTPUT,

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from orchestrator.domain.callbacks import CallbackTarget
 from orchestrator.engine import Engine
-from orchestrator.inbox import CallbackInbox
+from orchestrator.intake import CallbackInbox
 from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from receiver.app import MAX_BODY, create_receiver_app
-from receiver.tokens import CallbackTarget, CallbackTokens
+from receiver.tokens import CallbackTokens
 from tests.fakes import FakeProvider
 from tests.store import sql
 
@@ -266,7 +267,7 @@ async def test_internal_api_is_not_reachable(rig: Rig) -> None:
 def all_logs(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[pytest.LogCaptureFixture]:
-    from receiver import redact
+    from orchestrator import redact
 
     redact.install()
     # uvicorn's own logging config stops its access log from propagating to caplog.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.tokens import CallbackTarget, CallbackTokens, InvalidToken, callback_url
+from orchestrator.domain.callbacks import CallbackTarget
+from receiver.tokens import CallbackTokens, InvalidToken, callback_url
 
 TARGET = CallbackTarget("pl_abc", 2, "apixo")
 

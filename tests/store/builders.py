@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from orchestrator.models import (
+from orchestrator.domain.models import (
     EventDraft,
     Pipeline,
     PipelineStatus,
@@ -14,7 +14,7 @@ from orchestrator.models import (
     Step,
     StepStatus,
 )
-from orchestrator.providers.base import VideoParams
+from orchestrator.domain.values import VideoParams
 from orchestrator.store import Store, Transaction
 from orchestrator.transitions import commit_transition
 

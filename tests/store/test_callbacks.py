@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from orchestrator.models import StepStatus
+from orchestrator.domain.models import StepStatus
 from orchestrator.store import Store, Transaction, open_store
 from tests.store import sql
 from tests.store.builders import NOW, create, make_view, with_step

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.models import StepStatus
+from orchestrator.domain.models import StepStatus
 from orchestrator.store import Store, Transaction
 from tests.store import sql
 from tests.store.builders import NOW, create, make_view, with_step

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from orchestrator.models import EventDraft, PipelineView
+from orchestrator.domain.models import EventDraft, PipelineView
 from orchestrator.store import Store, Transaction
 from orchestrator.transitions import commit_transition
 from tests.store.builders import NOW, change, make_view

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.models import EventDraft, PipelineView
+from orchestrator.domain.models import EventDraft, PipelineView
 from orchestrator.store import Store, Transaction
 from orchestrator.transitions import commit_transition
 from tests.store.builders import NOW, change, create, make_view

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.database_faults import store_unavailable
 from orchestrator.store import Transaction, open_store
-from orchestrator.store.faults import store_unavailable
 
 
 @pytest.fixture

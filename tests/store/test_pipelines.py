@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from orchestrator.models import PipelineStatus, PipelineView, StepError, StepStatus
-from orchestrator.providers.base import VideoParams
+from orchestrator.domain.models import PipelineStatus, PipelineView, StepError, StepStatus
+from orchestrator.domain.values import VideoParams
 from orchestrator.store import Store, Transaction, open_store
 from tests.store import sql
 from tests.store.builders import NOW, change, create, make_view, with_step

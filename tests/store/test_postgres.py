@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from orchestrator import steps as step_rules
-from orchestrator.models import EventDraft, PipelineView, StepStatus
+from orchestrator.domain import steps as step_rules
+from orchestrator.domain.models import EventDraft, PipelineView, StepStatus
 from orchestrator.store import Store, Transaction, open_store
 from orchestrator.store.postgres import numbered
 from orchestrator.transitions import commit_transition

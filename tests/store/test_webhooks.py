@@ -5,15 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from orchestrator.models import EventDraft, PipelineView
+from orchestrator.domain.models import EventDraft, PipelineView
+from orchestrator.domain.webhooks import Attempt, Endpoint, EndpointSecret, Message, MessageStatus
 from orchestrator.store import Store, Transaction
-from orchestrator.webhooks.models import (
-    Attempt,
-    Endpoint,
-    EndpointSecret,
-    Message,
-    MessageStatus,
-)
 from tests.store.builders import NOW, change, create, make_view
 
 M = MessageStatus

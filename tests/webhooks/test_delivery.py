@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from orchestrator.domain.webhooks import MessageStatus
 from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
 from orchestrator.store import Store
 from orchestrator.webhooks import retry
 from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.endpoints import WebhookOperations
-from orchestrator.webhooks.models import MessageStatus
 from orchestrator.webhooks.signing import new_secret
 from orchestrator.webhooks.ssrf import Delivery, WebhookSender
 from tests.fakes import FakeProvider

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from orchestrator.domain.models import Step, StepError, StepStatus
+from orchestrator.domain.values import TaskState, TaskStatus
 from orchestrator.errors import Conflict
-from orchestrator.models import Step, StepError, StepStatus
-from orchestrator.providers.base import TaskState, TaskStatus
 
 S = StepStatus
 

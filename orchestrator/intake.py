@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from orchestrator.batching import Batcher
+from orchestrator.domain.callbacks import Callback, Verdict
 from orchestrator.store import Store, Transaction
-from receiver.inbox import Callback, Verdict
 
 
 class CallbackInbox:

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from orchestrator import steps as step_rules
-from orchestrator.models import (
+from orchestrator.domain import steps as step_rules
+from orchestrator.domain.models import (
     EventDraft,
     Pipeline,
     PipelineStatus,

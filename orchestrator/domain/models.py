@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.providers.base import StepKind, TaskRef, VideoParams
+from orchestrator.domain.values import StepKind, TaskRef, VideoParams
 
 
 class StepStatus(enum.StrEnum):

@@ -1,4 +1,4 @@
-"""What the receiver hands over once a callback is verified: the contract with the orchestrator."""
+"""What the public receiver hands the orchestrator once a callback is verified."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from orchestrator.providers.base import TaskStatus
-from receiver.tokens import CallbackTarget
+from orchestrator.domain.values import TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackTarget:
+    """The step a callback URL's token names."""
+
+    pipeline_id: str
+    step: int
+    provider: str
 
 
 class Verdict(enum.Enum):
