@@ -23,7 +23,7 @@ import httpx
 
 from bench.pipelines import PREFIX, body, sandbox_process
 from orchestrator import eventloop
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.domain.webhooks import DEFAULT_EVENT_TYPES
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # Notes kept beside the repository are not part of it: nothing may point at them.
 OUTSIDE = re.compile(r"\.\./shared|PERFORMANCE\.md|(?<!docs/)\bproviders\.md")
@@ -82,3 +82,31 @@ def test_the_checks_catch_what_they_guard() -> None:
     assert not OUTSIDE.search("see docs/providers.md#d5")
     assert slug("The internal API") == "the-internal-api"
     assert slug("<a id='x'></a>D5. Where the `video` URL is") == "d5-where-the-video-url-is"
+
+
+def _layout() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Layout") :]
+    return section[: section.index("```", section.index("```") + 3)]
+
+
+def _named(name: str, text: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text) is not None
+
+
+def test_the_readme_layout_names_every_package_and_module() -> None:
+    """Each package under orchestrator/ and receiver/, and each module in orchestrator/, is in
+    the README's Layout section; a renamed or added one fails here until the README says so."""
+    layout = _layout()
+    packages = [
+        p.name
+        for root in (ROOT / "orchestrator", ROOT / "receiver")
+        for p in root.iterdir()
+        if (p / "__init__.py").exists()
+    ]
+    modules = [p.stem for p in (ROOT / "orchestrator").glob("*.py") if p.stem != "__init__"]
+    receiver = [p.stem for p in (ROOT / "receiver").glob("*.py") if p.stem != "__init__"]
+    missing = [n for n in [*packages, *modules, *receiver] if not _named(n, layout)]
+    assert missing == []
+    engine = [p.stem for p in (ROOT / "orchestrator" / "engine").glob("*.py")]
+    assert [n for n in engine if n != "__init__" and not _named(n, layout)] == []

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel
 
 from orchestrator import cli
-from orchestrator.demo import SANDBOX_PREFIX
+from orchestrator.cli.demo import SANDBOX_PREFIX
 from orchestrator.settings import PROVIDER_NAMES, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.domain.callbacks import CallbackTarget
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from tests.e2e.helpers import (
     all_settled,

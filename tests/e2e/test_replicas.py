@@ -18,7 +18,7 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES
 from tests.e2e.helpers import (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES
 from tests.e2e.helpers import (

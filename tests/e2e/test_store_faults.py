@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.runtime import serve
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES, load_settings

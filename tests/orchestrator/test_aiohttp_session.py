@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.transport import aiohttp_session
 from tests.loopback import serve_app
 

@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.api import create_api_app
 from orchestrator.cli import main
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.operations import Operations
 from orchestrator.store import open_store
 from tests.fakes import FakeProvider

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 import pytest
 
 from orchestrator.api import create_api_app
-from orchestrator.client import ApiClient, ApiError, Patience
-from orchestrator.demo import free_port
+from orchestrator.cli.client import ApiClient, ApiError, Patience
+from orchestrator.cli.demo import free_port
+from orchestrator.cli.progress import watch
+from orchestrator.cli.watch import watch_events
 from orchestrator.engine import Engine
 from orchestrator.operations import Operations
 from orchestrator.plans import ExtendSpec, PipelineRequest
-from orchestrator.progress import watch
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from orchestrator.watch import watch_events
 from tests.e2e.helpers import wait_until
 from tests.fakes import FakeProvider
 from tests.loopback import serve_app

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.domain.values import TaskRef, Tier
 from orchestrator.providers.errors import RequestNotSent
 from orchestrator.providers.http import CallKind

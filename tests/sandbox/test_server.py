@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from orchestrator.demo import free_port
+from orchestrator.cli.demo import free_port
 from orchestrator.sandbox import SandboxConfig, serve
 from tests.sandbox.conftest import AUTH
 

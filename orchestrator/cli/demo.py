@@ -16,8 +16,8 @@ from typing import Any
 
 import anyio
 
-from orchestrator.client import ApiClient
-from orchestrator.progress import watch
+from orchestrator.cli.client import ApiClient
+from orchestrator.cli.progress import watch
 from orchestrator.runtime import serve
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.sandbox import serve as serve_sandbox

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from orchestrator.client import ApiClient, Patience, Unreachable
+from orchestrator.cli.client import ApiClient, Patience, Unreachable
 
 FINISHED = {"succeeded", "failed", "cancelled"}
 

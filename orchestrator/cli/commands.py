@@ -13,11 +13,11 @@ from typing import Any
 import anyio
 
 from orchestrator import eventloop, logs
-from orchestrator.client import ApiClient, ApiError
+from orchestrator.cli.client import ApiClient, ApiError
+from orchestrator.cli.progress import pipeline_block, watch
+from orchestrator.cli.watch import watch_events
 from orchestrator.errors import Rejected
-from orchestrator.progress import pipeline_block, watch
 from orchestrator.settings import ConfigError, load_settings
-from orchestrator.watch import watch_events
 
 DEFAULT_API_URL = "http://127.0.0.1:8081"
 
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(addresses.startup_line(args.host, args.port), flush=True)
             run(args.host, args.port, config)
         elif args.command == "demo":
-            from orchestrator.demo import run_demo
+            from orchestrator.cli.demo import run_demo
 
             return eventloop.run(
                 run_demo(Path(args.dir).absolute(), task_seconds=args.task_seconds)
@@ -247,7 +247,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

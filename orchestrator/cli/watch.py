@@ -9,8 +9,8 @@ from typing import Any, TextIO
 
 import httpx
 
-from orchestrator.client import ApiClient, Patience, Unreachable
-from orchestrator.progress import FINISHED, settled
+from orchestrator.cli.client import ApiClient, Patience, Unreachable
+from orchestrator.cli.progress import FINISHED, settled
 
 FINAL = {"pipeline.succeeded", "pipeline.failed", "pipeline.cancelled"}
 
