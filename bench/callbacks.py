@@ -31,7 +31,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -46,6 +45,7 @@ import httpx
 
 from orchestrator import eventloop
 from orchestrator.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
+from orchestrator.ports import free_port
 from orchestrator.providers.base import VideoParams
 from orchestrator.settings import PROVIDER_NAMES
 from orchestrator.store import Transaction, open_store
@@ -113,13 +113,6 @@ end
 
 # ---------------------------------------------------------------------------------------------
 # Processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def can_pin() -> bool:

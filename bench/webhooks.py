@@ -23,8 +23,8 @@ import httpx
 
 from bench.pipelines import PREFIX, body, sandbox_process
 from orchestrator import eventloop
-from orchestrator.demo import free_port
 from orchestrator.plans import PipelineRequest
+from orchestrator.ports import free_port
 from orchestrator.runtime import open_runtime
 from orchestrator.settings import PROVIDER_NAMES, load_settings
 from orchestrator.webhooks.models import DEFAULT_EVENT_TYPES

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import anyio
 
 from orchestrator.client import ApiClient
+from orchestrator.ports import free_port
 from orchestrator.progress import watch
 from orchestrator.runtime import serve
 from orchestrator.sandbox import SandboxConfig
@@ -69,13 +69,6 @@ PIPELINES: list[dict[str, Any]] = [
         ],
     },
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def demo_settings(directory: Path, sandbox_port: int, task_seconds: float) -> Settings:

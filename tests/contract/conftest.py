@@ -13,7 +13,6 @@ and ``POST /_sandbox/reset`` gives every test a clean one.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -201,11 +200,3 @@ def assert_recent(epoch_s: float | None) -> None:
     """A timestamp in epoch seconds (not milliseconds) close to now."""
     assert epoch_s is not None
     assert abs(epoch_s - time.time()) < 60, epoch_s
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on: connecting to it is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port

@@ -22,13 +22,13 @@ from tests.contract.conftest import (
     AdapterFactory,
     Sandbox,
     assert_mp4,
-    closed_port,
     download,
     eventually,
     is_content_route,
     poll_until_terminal,
     submit_base,
 )
+from tests.loopback import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -202,7 +202,7 @@ async def test_a_read_timeout_on_status_is_outcome_unknown(
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_a_refused_connection_is_request_not_sent(adapter: AdapterFactory, name: str) -> None:
     """Nothing listening on the port: submit and status raise RequestNotSent, safe to repeat."""
-    provider = adapter(name, base_url=f"http://127.0.0.1:{closed_port()}/api")
+    provider = adapter(name, base_url=f"http://127.0.0.1:{free_port()}/api")
 
     with pytest.raises(RequestNotSent) as caught:
         await submit_base(provider)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.demo import free_port
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
@@ -22,7 +21,7 @@ from tests.e2e.helpers import (
     sandbox_tasks,
     wait_until,
 )
-from tests.loopback import running_sandbox, serve_app
+from tests.loopback import free_port, running_sandbox, serve_app
 
 
 async def test_callbacks_drive_pipelines_despite_duplicates_and_drops(tmp_path: Path) -> None:

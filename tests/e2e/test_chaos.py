@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from tests.e2e.helpers import (
     all_settled,
@@ -23,7 +22,7 @@ from tests.e2e.helpers import (
     sandbox_tasks,
     wait_until,
 )
-from tests.loopback import running_sandbox
+from tests.loopback import free_port, running_sandbox
 
 PIPELINES = 200
 KILLS = 3

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.demo import free_port
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
@@ -19,7 +18,7 @@ from tests.e2e.helpers import (
     sandbox_tasks,
     wait_until,
 )
-from tests.loopback import running_sandbox, serve_app
+from tests.loopback import free_port, running_sandbox, serve_app
 
 
 async def test_pipelines_complete_through_provider_faults(tmp_path: Path) -> None:

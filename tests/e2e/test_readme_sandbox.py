@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 
 from orchestrator.settings import PROVIDER_NAMES, Settings, load_settings
 from tests.e2e.helpers import wait_until
+from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "### Pointing reelay at the sandbox"
@@ -37,13 +37,6 @@ def readme_block() -> str:
     found = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
     assert found is not None, "no sh block in the README's sandbox section"
     return found.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from orchestrator.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES
 from tests.e2e.helpers import (
@@ -32,7 +31,7 @@ from tests.e2e.helpers import (
     sandbox_tasks,
     wait_until,
 )
-from tests.loopback import running_sandbox
+from tests.loopback import free_port, running_sandbox
 from tests.proxy import round_robin_proxy
 
 pytestmark = pytest.mark.postgres

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES
 from tests.e2e.helpers import (
@@ -20,7 +19,7 @@ from tests.e2e.helpers import (
     sandbox_tasks,
     wait_until,
 )
-from tests.loopback import running_sandbox
+from tests.loopback import free_port, running_sandbox
 
 
 async def test_restart_mid_run_completes_everything_once(tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from orchestrator.demo import free_port
 from orchestrator.runtime import serve
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES, load_settings
@@ -35,7 +34,7 @@ from tests.e2e.helpers import (
     sandbox_tasks,
     wait_until,
 )
-from tests.loopback import running_sandbox
+from tests.loopback import free_port, running_sandbox
 from tests.proxy import faulty_proxy
 
 pytestmark = pytest.mark.slow

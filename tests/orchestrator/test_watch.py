@@ -14,7 +14,6 @@ import pytest
 
 from orchestrator.api import create_api_app
 from orchestrator.client import ApiClient, ApiError, Patience
-from orchestrator.demo import free_port
 from orchestrator.engine import Engine
 from orchestrator.operations import Operations
 from orchestrator.plans import ExtendSpec, PipelineRequest
@@ -25,7 +24,7 @@ from orchestrator.store import Store
 from orchestrator.watch import watch_events
 from tests.e2e.helpers import wait_until
 from tests.fakes import FakeProvider
-from tests.loopback import serve_app
+from tests.loopback import free_port, serve_app
 from tests.proxy import HOST, RoundRobin
 
 

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from orchestrator.demo import free_port
 from orchestrator.sandbox import SandboxConfig, serve
+from tests.loopback import free_port
 from tests.sandbox.conftest import AUTH
 
 

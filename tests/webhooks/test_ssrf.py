@@ -29,7 +29,7 @@ from orchestrator.webhooks.ssrf import (
     parse_retry_after,
     registration_refusal,
 )
-from tests.loopback import serve_app
+from tests.loopback import free_port, serve_app
 
 HEADERS = {"webhook-id": "msg_1", "content-type": "application/json"}
 BODY = b'{"type":"ping"}'
@@ -89,13 +89,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     requests: list[tuple[dict[str, str], bytes]] = []
     async with serve_app(receiver_app(requests)) as url:
         yield Receiver(url + "/hook", requests)
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 REFUSED = [
@@ -346,7 +339,7 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 async def test_connection_refused_is_reported() -> None:
     """A closed port gives status None and 'connection refused'."""
     async with WebhookSender(allow_private=True) as sender:
-        delivery = await sender.send(f"http://127.0.0.1:{closed_port()}/", HEADERS, BODY)
+        delivery = await sender.send(f"http://127.0.0.1:{free_port()}/", HEADERS, BODY)
     assert (delivery.status, delivery.error, delivery.refused) == (
         None,
         "connection refused",
