@@ -19,16 +19,9 @@ from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.webhooks.endpoints import WebhookOperations
+from tests.clock import Clock
 from tests.fakes import FakeProvider
 from tests.loopback import serve_app
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -25,8 +25,8 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
 from orchestrator.store.base import Backend, Connection
 from tests.api.test_pipelines_api import BODY, TOKEN
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-from tests.orchestrator.test_reliability import Clock
 
 
 class FlakyBackend:

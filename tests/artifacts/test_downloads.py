@@ -31,6 +31,7 @@ from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.transport import AiohttpTransport
+from tests.clock import Clock
 from tests.fakes import FakeProvider
 from tests.loopback import SANDBOX_PREFIX, running_sandbox, serve_app
 
@@ -245,14 +246,14 @@ async def test_permanent_failures(rig: Rig, faults: str, path: str, words: str) 
 async def test_connection_closed_mid_body_is_retried(rig: Rig, faults: str) -> None:
     """A body cut short is retried later, and the second attempt keeps the video."""
     pid = await rig.succeeded_pipeline(f"{faults}/flaky")
-    clock = [time.time()]
-    downloader = rig.downloader(clock=lambda: clock[0])
+    clock = Clock(time.time())
+    downloader = rig.downloader(clock=clock)
     assert await downloader.run_once() == 1
     [first] = await rig.store.step_artifacts([pid])
     assert first.status is DownloadStatus.PENDING
     assert "closed" in (first.error or "") or "Error" in (first.error or "")
     assert await downloader.run_once() == 0  # backing off
-    clock[0] += 3600
+    clock.advance(3600)
     await downloader.run_once()
     [second] = await rig.store.step_artifacts([pid])
     assert second.status is DownloadStatus.STORED
@@ -273,8 +274,8 @@ async def test_restart_mid_download_stores_once(rig: Rig, faults: str) -> None:
     """A downloader stopped mid-body leaves no partial file; after its lease runs out another
     one finishes the job; the same video from two steps is stored once."""
     pid = await rig.succeeded_pipeline(f"{faults}/slow", extends=[{"prompt": "b"}])
-    clock = [time.time()]
-    first = rig.downloader(clock=lambda: clock[0], lease_s=60)
+    clock = Clock(time.time())
+    first = rig.downloader(clock=clock, lease_s=60)
     running = asyncio.create_task(first.run())
     await asyncio.sleep(0.3)  # mid-body
     assert list((rig.root / ".staging").glob("*.partial")) != []
@@ -282,8 +283,8 @@ async def test_restart_mid_download_stores_once(rig: Rig, faults: str) -> None:
     await running
     assert list((rig.root / ".staging").glob("*.partial")) == []
     assert rig.files() == []
-    clock[0] += 61
-    second = rig.downloader(clock=lambda: clock[0])
+    clock.advance(61)
+    second = rig.downloader(clock=clock)
     assert await second.run_once() == 2
     kept = await rig.store.step_artifacts([pid])
     assert [k.status for k in kept] == [DownloadStatus.STORED] * 2

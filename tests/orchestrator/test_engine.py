@@ -11,15 +11,8 @@ from orchestrator.providers import errors as pe
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def drive(engine: Engine, clock: Clock, rounds: int = 50) -> None:

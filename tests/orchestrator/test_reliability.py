@@ -18,16 +18,8 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 from receiver.inbox import Callback
 from receiver.tokens import CallbackTarget
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 CHAIN = PipelineRequest.model_validate(
     {"provider": "fake", "prompt": "a", "extends": [{"prompt": "b"}, {"prompt": "c"}]}
@@ -198,15 +190,15 @@ def test_window_shrinks_and_grows() -> None:
 
 async def test_token_bucket_paces_requests() -> None:
     """With a request rate, the bucket makes callers wait once it is empty."""
-    now = [0.0]
+    clock = Clock(0.0)
     pressure = ProviderPressure("x", max_window=8, rate_per_s=2.0)
-    await pressure.take_token(lambda: now[0])
-    await pressure.take_token(lambda: now[0])
+    await pressure.take_token(clock)
+    await pressure.take_token(clock)
     waited = False
 
     async def later() -> None:
         nonlocal waited
-        await pressure.take_token(lambda: now[0])
+        await pressure.take_token(clock)
         waited = True
 
     import asyncio
@@ -214,8 +206,8 @@ async def test_token_bucket_paces_requests() -> None:
     task = asyncio.create_task(later())
     await asyncio.sleep(0.05)
     assert not waited
-    now[0] += 1.0
-    await asyncio.wait_for(task, 2)
+    clock.advance(1.0)
+    await asyncio.wait_for(task, 15)  # the bucket's own wait is real: 0.5 s
     assert waited
 
 

@@ -18,9 +18,10 @@ from orchestrator.providers.base import GenerateRequest
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.workers import ClaimLoop
+from tests.clock import Clock
 from tests.e2e.helpers import wait_until
 from tests.fakes import FakeProvider
-from tests.orchestrator.test_reliability import Clock, fake_engine
+from tests.orchestrator.test_reliability import fake_engine
 
 log = logging.getLogger("reelay.test-outage")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import itertools
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.watch import watch_events
+from tests.clock import Clock
 from tests.e2e.helpers import wait_until
 from tests.fakes import FakeProvider
 from tests.loopback import free_port, serve_app
@@ -33,11 +33,11 @@ class Rig:
     url: str
     ops: Operations
     engine: Engine
-    clock: list[float]
+    clock: Clock
 
     async def run(self, rounds: int = 10) -> None:
         for _ in range(rounds):
-            self.clock[0] += 60
+            self.clock.advance(60)
             await self.engine.run_once()
 
     async def create(self) -> str:
@@ -47,14 +47,14 @@ class Rig:
 
 @pytest.fixture
 async def rig(settings: Settings, store: Store) -> AsyncIterator[Rig]:
-    clock = [1_800_000_000.0]
+    clock = Clock()
     fake = FakeProvider()
-    ops = Operations(store, {"fake": fake}, clock=lambda: clock[0])
+    ops = Operations(store, {"fake": fake}, clock=clock)
     engine = Engine(
         store,
         {"fake": fake},
         settings,
-        clock=lambda: clock[0],
+        clock=clock,
         rng=random.Random(0),
         provider_settings={"fake": ProviderSettings(base_url="http://fake")},
     )
@@ -144,13 +144,13 @@ async def test_watch_and_wait_reconnect_after_a_restart(rig: Rig) -> None:
 async def test_following_gives_up_after_a_while_without_reelay() -> None:
     """With nothing listening, one reconnecting line, then an error after the give-up time
     (an injected clock: no real waiting)."""
-    ticks = itertools.count(0, 10.0)
+    clock = Clock()
     err = io.StringIO()
 
-    async def no_sleep(delay: float) -> None:
-        return None
+    async def sleep(delay: float) -> None:
+        clock.advance(delay)
 
-    patience = Patience(err, give_up_s=60, clock=lambda: next(ticks), sleep=no_sleep)
+    patience = Patience(err, give_up_s=60, clock=clock, sleep=sleep)
     async with ApiClient(f"http://{HOST}:{free_port()}", None) as client:
         with pytest.raises(ApiError, match="gave up after 60 s"):
             await watch_events(client, "pl_x", out=io.StringIO(), patience=patience)

@@ -20,15 +20,8 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 from receiver.app import MAX_BODY, create_receiver_app
 from receiver.tokens import CallbackTarget, CallbackTokens
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from receiver.tokens import CallbackTarget, CallbackTokens, InvalidToken, callback_url
+from tests.clock import Clock
 
 TARGET = CallbackTarget("pl_abc", 2, "apixo")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_round_trip() -> None:

@@ -12,22 +12,10 @@ import pytest
 from starlette.applications import Starlette
 
 from orchestrator.sandbox import SandboxConfig, create_sandbox_app
+from tests.clock import Clock
 
 KEY = "test-key"
 AUTH = {"authorization": f"Bearer {KEY}"}
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def client_for(app: Starlette, **headers: str) -> httpx.AsyncClient:
@@ -76,12 +64,12 @@ Configure = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
-def app(clock: FakeClock) -> Starlette:
+def app(clock: Clock) -> Starlette:
     return create_sandbox_app(SandboxConfig(task_seconds=10, seed=7), clock=clock)
 
 
