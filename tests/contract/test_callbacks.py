@@ -20,11 +20,11 @@ from tests.contract.conftest import (
     CALLBACK_PROVIDERS,
     AdapterFactory,
     Sandbox,
-    eventually,
     poll_until_terminal,
     submit_base,
     submit_extend,
 )
+from tests.eventually import eventually
 from tests.loopback import serve_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -66,13 +66,13 @@ class Receiver:
         self.answer = 200
         self.received.clear()
 
-    async def arrivals(self, count: int, within: float = 3.0) -> list[Received]:
+    async def arrivals(self, count: int) -> list[Received]:
         """The deliveries once at least ``count`` have arrived."""
 
         async def enough() -> list[Received] | None:
             return list(self.received) if len(self.received) >= count else None
 
-        return await eventually(enough, within)
+        return await eventually(enough, what=f"{count} deliveries")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

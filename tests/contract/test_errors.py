@@ -23,11 +23,11 @@ from tests.contract.conftest import (
     Sandbox,
     assert_mp4,
     download,
-    eventually,
     is_content_route,
     poll_until_terminal,
     submit_base,
 )
+from tests.eventually import eventually
 from tests.loopback import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -180,7 +180,7 @@ async def test_a_read_timeout_on_submit_is_outcome_unknown_and_the_task_exists(
     assert not isinstance(caught.value, RequestNotSent)
     assert caught.value.provider == name
     # This is why a read timeout must never count as "not sent": resending would pay twice.
-    [task] = await eventually(lambda: created_tasks(sandbox, name), within=SLOW_S + 0.5)
+    [task] = await eventually(lambda: created_tasks(sandbox, name))
     assert (task["kind"], task["submit_count"]) == ("generate", 1)
 
 

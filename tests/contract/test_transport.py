@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from orchestrator.providers.errors import OutcomeUnknown, RequestNotSent
-from tests.contract.conftest import PROVIDERS, AdapterFactory, eventually, submit_base
+from tests.contract.conftest import PROVIDERS, AdapterFactory, submit_base
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

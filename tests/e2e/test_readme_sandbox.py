@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from orchestrator.settings import PROVIDER_NAMES, Settings, load_settings
-from tests.e2e.helpers import wait_until
+from tests.eventually import eventually
 from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +107,7 @@ async def test_readme_sandbox_block_runs_all_four_providers(
             except httpx.HTTPError:
                 return False
 
-        await wait_until(serving, within=30, what="the README's reelay serve to start")
+        await eventually(serving, within=30, what="the README's reelay serve to start", every=0.1)
         started = (tmp / "stdout").read_text().splitlines()
         assert started[0].startswith(f"reelay sandbox on http://127.0.0.1:{sandbox_port}")
 
@@ -135,7 +135,7 @@ async def test_readme_sandbox_block_runs_all_four_providers(
                     return False
             return True
 
-        await wait_until(all_ended, within=90, what="the four pipelines to end")
+        await eventually(all_ended, within=90, what="the four pipelines to end", every=0.1)
         pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
         assert {p["provider"]: p["status"] for p in pipelines} == dict.fromkeys(
             PROVIDER_NAMES, "succeeded"

@@ -19,7 +19,7 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.workers import ClaimLoop
 from tests.clock import Clock
-from tests.e2e.helpers import wait_until
+from tests.eventually import eventually
 from tests.fakes import FakeProvider
 from tests.orchestrator.test_reliability import fake_engine
 
@@ -71,7 +71,7 @@ async def test_claim_loop_survives_a_store_outage(caplog: pytest.LogCaptureFixtu
         assert not running.done(), running
         return sorted(performed) == [1, 2]
 
-    await wait_until(done, within=20, what="the claimed items to be performed", every=0.01)
+    await eventually(done, within=30, what="the claimed items to be performed", every=0.01)
     loop.stop()
     await running
     records = [r for r in caplog.records if r.name == log.name]

@@ -22,7 +22,7 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.watch import watch_events
 from tests.clock import Clock
-from tests.e2e.helpers import wait_until
+from tests.eventually import eventually
 from tests.fakes import FakeProvider
 from tests.loopback import free_port, serve_app
 from tests.proxy import HOST, RoundRobin
@@ -81,7 +81,7 @@ async def test_watch_after_an_extend_follows_the_new_step(rig: Rig) -> None:
         async def caught_up() -> bool:
             return task.done() or "step.added" in out.getvalue()
 
-        await wait_until(caught_up, within=30, what="the history replayed")
+        await eventually(caught_up, within=30, what="the history replayed", every=0.1)
         assert not task.done(), out.getvalue()
         await rig.run()
         assert await asyncio.wait_for(task, 30) == "succeeded"
@@ -124,12 +124,12 @@ async def test_watch_and_wait_reconnect_after_a_restart(rig: Rig) -> None:
             async def following() -> bool:
                 return "pipeline.created" in out_events.getvalue() and bool(out_wait.getvalue())
 
-            await wait_until(following, within=30, what="both following the pipeline")
+            await eventually(following, within=30, what="both following the pipeline", every=0.1)
 
         async def noticed() -> bool:
             return all("reconnecting" in e.getvalue() for e in (err_events, err_wait))
 
-        await wait_until(noticed, within=30, what="both noticing the outage")
+        await eventually(noticed, within=30, what="both noticing the outage", every=0.1)
         await rig.run()  # the pipeline moves on while they are away
         async with front(port, rig.url):
             assert await asyncio.wait_for(events, 30) == "succeeded"

@@ -31,15 +31,6 @@ async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def eventually(check: Callable[[], bool], within: float = 3.0) -> None:
-    """Wait until ``check()`` holds, polling briefly; fail the test after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
-
-
 class Receiver:
     """A callback receiver behind ``httpx.MockTransport``: answers queued statuses, then 200."""
 

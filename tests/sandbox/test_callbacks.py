@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from itertools import pairwise
 from typing import Any
@@ -13,7 +12,8 @@ from starlette.applications import Starlette
 
 from orchestrator.sandbox import SandboxConfig, create_sandbox_app
 from tests.clock import Clock
-from tests.sandbox.conftest import Receiver, client_for, eventually, serving
+from tests.eventually import eventually
+from tests.sandbox.conftest import Receiver, client_for, serving
 
 SCALE = 0.001
 APIXO_INPUT = {"mode": "fast", "prompt": "p", "generationType": "TEXT_2_VIDEO"}
@@ -45,12 +45,12 @@ async def attempts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 async def logged_attempts(client: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
     """The attempt log once it holds ``count`` entries."""
-    for _ in range(600):
+
+    async def enough() -> list[dict[str, Any]] | None:
         log = await attempts(client)
-        if len(log) >= count:
-            return log
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"fewer than {count} callback attempts were logged")
+        return log if len(log) >= count else None
+
+    return await eventually(enough, what=f"{count} callback attempts in the log")
 
 
 @pytest.mark.parametrize(
