@@ -24,7 +24,7 @@ from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
 from orchestrator.store.base import Backend, Connection
-from tests.api.test_pipelines_api import BODY, TOKEN
+from tests.api.helpers import BODY, TOKEN
 from tests.clock import Clock
 from tests.fakes import FakeProvider
 

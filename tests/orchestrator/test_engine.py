@@ -13,12 +13,7 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 from tests.clock import Clock
 from tests.fakes import FakeProvider
-
-
-async def drive(engine: Engine, clock: Clock, rounds: int = 50) -> None:
-    for _ in range(rounds):
-        clock.now += 120
-        await engine.run_once()
+from tests.orchestrator.helpers import CHAIN, drive
 
 
 async def test_chain_runs_to_success(settings: Settings, store: Store, fake: FakeProvider) -> None:
@@ -66,11 +61,6 @@ def make_engine(
         replica=replica,
     )
     return engine, Operations(store, providers, clock=clock)
-
-
-CHAIN = PipelineRequest.model_validate(
-    {"provider": "fake", "prompt": "a", "extends": [{"prompt": "b"}, {"prompt": "c"}]}
-)
 
 
 async def test_failure_cancels_below_and_fails_pipeline(

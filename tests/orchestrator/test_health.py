@@ -14,7 +14,7 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 from tests.clock import Clock
 from tests.fakes import FakeProvider
-from tests.orchestrator.test_reliability import CHAIN, drive, rig
+from tests.orchestrator.helpers import CHAIN, drive, rig
 
 
 def board() -> tuple[health.ProviderHealth, ProviderPressure, Clock]:

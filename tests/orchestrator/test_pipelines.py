@@ -10,7 +10,7 @@ from orchestrator.models import (
     StepError,
     StepStatus,
 )
-from tests.orchestrator.test_steps import make
+from tests.orchestrator.helpers import make
 
 NOW = 2000.0
 

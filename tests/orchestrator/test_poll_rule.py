@@ -13,7 +13,7 @@ from orchestrator.providers import errors as pe
 from orchestrator.providers.base import Capabilities, TaskState, TaskStatus
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.work import Polled, PollFailed
-from tests.orchestrator.test_steps import make
+from tests.orchestrator.helpers import make
 
 CTX = outcomes.Context(
     settings=ProviderSettings(base_url="http://fake"),

@@ -9,7 +9,6 @@ import pytest
 from orchestrator.engine import Engine
 from orchestrator.inbox import CallbackInbox
 from orchestrator.operations import Conflict, Operations
-from orchestrator.plans import PipelineRequest
 from orchestrator.pressure import BALANCE_PROBE_S, ProviderPressure
 from orchestrator.providers import errors as pe
 from orchestrator.providers.base import TaskState, TaskStatus
@@ -20,38 +19,7 @@ from receiver.inbox import Callback
 from receiver.tokens import CallbackTarget
 from tests.clock import Clock
 from tests.fakes import FakeProvider
-
-CHAIN = PipelineRequest.model_validate(
-    {"provider": "fake", "prompt": "a", "extends": [{"prompt": "b"}, {"prompt": "c"}]}
-)
-
-
-def rig(
-    settings: Settings, store: Store, fake: FakeProvider, **overrides: object
-) -> tuple[Engine, Operations, Clock]:
-    clock = Clock()
-    engine = fake_engine(store, fake, settings.model_copy(update=overrides), clock, "r1")
-    return engine, Operations(store, {"fake": fake}, clock=clock), clock
-
-
-def fake_engine(
-    store: Store, fake: FakeProvider, settings: Settings, clock: Clock, name: str
-) -> Engine:
-    return Engine(
-        store,
-        {"fake": fake},
-        settings,
-        clock=clock,
-        rng=random.Random(2),
-        provider_settings={"fake": ProviderSettings(base_url="http://fake", first_poll_s=0)},
-        replica=name,
-    )
-
-
-async def drive(engine: Engine, clock: Clock, rounds: int = 30) -> None:
-    for _ in range(rounds):
-        clock.now += 120
-        await engine.run_once()
+from tests.orchestrator.helpers import CHAIN, drive, fake_engine, rig
 
 
 async def test_retry_resumes_a_failed_pipeline(

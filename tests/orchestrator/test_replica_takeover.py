@@ -15,7 +15,7 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
 from tests.clock import Clock
 from tests.fakes import FakeProvider
-from tests.orchestrator.test_reliability import fake_engine
+from tests.orchestrator.helpers import fake_engine
 
 CHAIN = PipelineRequest.model_validate(
     {"provider": "fake", "prompt": "base", "extends": [{"prompt": "more"}]}

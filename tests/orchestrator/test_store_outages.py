@@ -21,7 +21,7 @@ from orchestrator.workers import ClaimLoop
 from tests.clock import Clock
 from tests.eventually import eventually
 from tests.fakes import FakeProvider
-from tests.orchestrator.test_reliability import fake_engine
+from tests.orchestrator.helpers import fake_engine
 
 log = logging.getLogger("reelay.test-outage")
 
