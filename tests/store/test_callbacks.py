@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from orchestrator.models import StepStatus
 from orchestrator.store import Store, Transaction, open_store
 from tests.store.builders import NOW, create, make_view, with_step
+from tests.store.sql import fetch
 
 S = StepStatus
 
@@ -40,7 +41,7 @@ async def test_step_tasks_and_owners(store: Store) -> None:
     assert owners == {"t-a": ("pl_a", 0), "t-c": ("pl_c", 0)}
 
 
-async def test_callbacks_are_recorded_once(store: Store) -> None:
+async def test_callbacks_are_recorded_once(store: Store, store_url: str) -> None:
     """A repeated (provider, task, state) is ignored: the first body stays."""
     await _steps(store)
     await store.run(
@@ -57,7 +58,7 @@ async def test_callbacks_are_recorded_once(store: Store) -> None:
         )
     )
     await store.run(lambda tx: tx.insert_callbacks([]))
-    rows = await store._fetch("SELECT task_id, state, body FROM callbacks ORDER BY id")
+    rows = await fetch(store_url, "SELECT task_id, state, body FROM callbacks ORDER BY id")
     assert [(r["task_id"], r["state"], r["body"]) for r in rows] == [
         ("t-a", "running", "first"),
         ("t-b", "queued", "b"),

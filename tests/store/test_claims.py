@@ -5,6 +5,7 @@ from __future__ import annotations
 from orchestrator.models import StepStatus
 from orchestrator.store import Store, Transaction
 from tests.store.builders import NOW, create, make_view, with_step
+from tests.store.sql import fetch
 
 S = StepStatus
 
@@ -107,12 +108,14 @@ async def test_orphaned_submits_are_those_of_silent_replicas(store: Store) -> No
     assert sorted(p for p, _, _ in orphans) == ["pl_a", "pl_b", "pl_d"]
 
 
-async def test_replicas_long_silent_are_forgotten_once_nothing_is_theirs(store: Store) -> None:
+async def test_replicas_long_silent_are_forgotten_once_nothing_is_theirs(
+    store: Store, store_url: str
+) -> None:
     await create(store, with_step(make_view("pl_a"), 0, status=S.SUBMITTING, claimed_by="old"))
     await store.run(lambda tx: tx.heartbeat("old", NOW - 100_000, NOW - 200_000))
     await store.run(lambda tx: tx.heartbeat("gone", NOW - 100_000, NOW - 200_000))
     await store.run(lambda tx: tx.heartbeat("me", NOW, NOW - 86_400))
-    names = {r["id"] for r in await store._fetch("SELECT id FROM replicas")}
+    names = {r["id"] for r in await fetch(store_url, "SELECT id FROM replicas")}
     assert names == {"old", "me"}  # "old" still has a submit in flight
 
 

@@ -8,6 +8,7 @@ from orchestrator.models import PipelineStatus, PipelineView, StepError, StepSta
 from orchestrator.providers.base import VideoParams
 from orchestrator.store import Store, Transaction, open_store
 from tests.store.builders import NOW, change, create, make_view, with_step
+from tests.store.sql import fetch
 
 
 async def test_migrate_is_idempotent(store: Store, store_url: str) -> None:
@@ -18,7 +19,7 @@ async def test_migrate_is_idempotent(store: Store, store_url: str) -> None:
     again = await open_store(store_url)
     try:
         assert await again.get("pl_a") == await store.get("pl_a")
-        rows = await again._fetch("SELECT version FROM schema_migrations ORDER BY version")
+        rows = await fetch(store_url, "SELECT version FROM schema_migrations ORDER BY version")
         versions = [r["version"] for r in rows]
         assert versions == list(range(1, len(versions) + 1))
     finally:

@@ -13,6 +13,7 @@ from orchestrator.models import EventDraft, PipelineView, StepStatus
 from orchestrator.store import Store, Transaction, open_store
 from orchestrator.store.postgres import numbered
 from tests.store.builders import NOW, create, make_view
+from tests.store.sql import fetch
 
 Keys = list[tuple[str, int]]
 Claim = Callable[[Transaction], Awaitable[Keys]]
@@ -57,7 +58,7 @@ async def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
     """Stores opened at the same moment on an empty database apply each migration once."""
     stores = await asyncio.gather(*(open_store(pg_url) for _ in range(4)))
     try:
-        rows = await stores[0]._fetch("SELECT version FROM schema_migrations ORDER BY version")
+        rows = await fetch(pg_url, "SELECT version FROM schema_migrations ORDER BY version")
         versions = [r["version"] for r in rows]
         assert versions == list(range(1, len(versions) + 1))
     finally:
