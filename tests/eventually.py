@@ -1,9 +1,10 @@
 """The one way a test waits for something another task or process does.
 
-``eventually(probe)`` calls ``probe`` (plain or async) until it returns something other than
-``None`` or ``False`` and hands that back. The deadline only bounds a failure: a test never
-asserts how long the wait took, so a slow machine makes it wait longer, never fail. The
-default is generous for that reason; pass ``within`` only where a process has more to do.
+``eventually(probe)`` calls ``probe`` (plain or async) until it returns something true (not
+``None``, ``False``, zero or empty) and hands that back. The deadline only bounds a failure:
+a test never asserts how long the wait took, so a slow machine makes it wait longer, never
+fail. The default is generous for that reason; pass ``within`` only where a process has more
+to do.
 """
 
 from __future__ import annotations
@@ -46,15 +47,15 @@ async def eventually(
     every: float = EVERY_S,
     what: str = "the condition",
 ) -> object:
-    """The first result of ``probe`` that is neither ``None`` nor ``False``; an
-    ``AssertionError`` naming ``what`` if none came within ``within`` seconds."""
+    """The first true result of ``probe``; an ``AssertionError`` naming ``what`` if none came
+    within ``within`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
         result = probe()
         if inspect.isawaitable(result):
             result = await cast(Awaitable[object], result)
-        if result is not None and result is not False:
+        if result:
             return result
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {within} s waiting for {what}")
