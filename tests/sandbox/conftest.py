@@ -36,13 +36,11 @@ class Receiver:
 
     def __init__(self, *statuses: int, delay: float = 0.0) -> None:
         self.requests: list[httpx.Request] = []
-        self.times: list[float] = []
         self._statuses = list(statuses)
         self._delay = delay
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        self.times.append(asyncio.get_running_loop().time())
         if self._delay:
             await asyncio.sleep(self._delay)
         return httpx.Response(self._statuses.pop(0) if self._statuses else 200)
