@@ -31,7 +31,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -48,6 +47,7 @@ from orchestrator import eventloop
 from orchestrator.domain.callbacks import CallbackTarget
 from orchestrator.domain.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
 from orchestrator.domain.values import VideoParams
+from orchestrator.ports import free_port
 from orchestrator.settings import PROVIDER_NAMES
 from orchestrator.store import Transaction, open_store
 from receiver.tokens import CallbackTokens
@@ -114,13 +114,6 @@ end
 
 # ---------------------------------------------------------------------------------------------
 # Processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def can_pin() -> bool:

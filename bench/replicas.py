@@ -59,7 +59,7 @@ import httpx
 
 from bench.pipelines import PREFIX, body, sandbox_process
 from orchestrator import eventloop
-from orchestrator.cli.demo import free_port
+from orchestrator.ports import free_port
 from orchestrator.settings import PROVIDER_NAMES
 from orchestrator.transport import AiohttpTransport
 

@@ -1,4 +1,5 @@
-"""Real HTTP servers on loopback for tests: an ASGI app served by uvicorn in this event loop."""
+"""Loopback for tests: free ports, and real HTTP servers (an ASGI app served by uvicorn in this
+event loop)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ SANDBOX_PREFIX = {
 }
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now: for a server to bind, or for a connection
+    that must be refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @contextlib.asynccontextmanager
 async def serve_app(
     app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "on", port: int | None = None
@@ -31,9 +41,7 @@ async def serve_app(
     and every request then waits ~40 ms for a delayed ACK.
     """
     if port is None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan=lifespan
     )

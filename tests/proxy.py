@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 
-from orchestrator.cli.demo import free_port
+from tests.loopback import free_port
 
 HOST = "127.0.0.1"
 CHUNK = 64 * 1024

@@ -14,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from orchestrator.cli.demo import free_port
-from tests.loopback import serve_app
+from tests.loopback import free_port, serve_app
 from tests.proxy import faulty_proxy, round_robin_proxy, serving_round_robin
 
 

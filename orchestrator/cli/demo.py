@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import anyio
 
 from orchestrator.cli.client import ApiClient
 from orchestrator.cli.progress import watch
+from orchestrator.ports import free_port
 from orchestrator.runtime import serve
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.sandbox import serve as serve_sandbox
@@ -69,13 +69,6 @@ PIPELINES: list[dict[str, Any]] = [
         ],
     },
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def demo_settings(directory: Path, sandbox_port: int, task_seconds: float) -> Settings:

@@ -24,7 +24,7 @@ from orchestrator.providers.errors import ProviderError, ProviderUnavailable
 from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
 from orchestrator.webhooks.endpoints import InvalidEndpoint
-from tests.api.test_pipelines_api import BODY
+from tests.api.helpers import BODY
 from tests.fakes import FakeProvider
 from tests.loopback import serve_app
 

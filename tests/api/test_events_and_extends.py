@@ -19,16 +19,10 @@ from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.webhooks.endpoints import WebhookOperations
+from tests.clock import Clock
+from tests.eventually import eventually
 from tests.fakes import FakeProvider
 from tests.loopback import serve_app
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -152,10 +146,14 @@ async def test_extend_unknown_pipeline_is_404(api: Api) -> None:
 
 
 async def read_sse(
-    client: httpx.AsyncClient, url: str, count: int, headers: dict[str, str] | None = None
+    client: httpx.AsyncClient,
+    url: str,
+    count: int,
+    headers: dict[str, str] | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The first ``count`` events of a stream."""
-    events: list[dict[str, Any]] = []
+    """The first ``count`` events of a stream, appended to ``events`` as they arrive."""
+    events = [] if events is None else events
     async with client.stream("GET", url, headers=headers) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -178,14 +176,15 @@ async def test_stream_is_live_and_resumable(api: Api) -> None:
     continues after that event without repeating any."""
     pid = (await api.create())["id"]
     url = f"/v1/events/stream?pipeline_id={pid}"
-    reader = asyncio.create_task(read_sse(api.client, url, 4))
-    await asyncio.sleep(0.2)
+    arrived: list[dict[str, Any]] = []
+    reader = asyncio.create_task(read_sse(api.client, url, 4, events=arrived))
+    await eventually(lambda: arrived, what="the stream to replay pipeline.created")
     await api.run()  # submitted, running/succeeded, pipeline.succeeded arrive live
-    first = await asyncio.wait_for(reader, 10)
+    first = await asyncio.wait_for(reader, 30)
     assert first[0]["type"] == "pipeline.created"
     assert [e["seq"] for e in first] == [1, 2, 3, 4]
     resumed = await asyncio.wait_for(
-        read_sse(api.client, url, 2, headers={"Last-Event-ID": str(first[1]["id"])}), 10
+        read_sse(api.client, url, 2, headers={"Last-Event-ID": str(first[1]["id"])}), 30
     )
     assert [e["seq"] for e in resumed] == [3, 4]
     assert (

@@ -23,9 +23,9 @@ from orchestrator.operations import Operations
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Backend, Connection, Store, open_backend, open_store
-from tests.api.test_pipelines_api import BODY, TOKEN
+from tests.api.helpers import BODY, TOKEN
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-from tests.orchestrator.test_reliability import Clock
 
 
 class FlakyBackend:

@@ -14,9 +14,8 @@ from starlette.routing import Route
 from orchestrator.api import create_api_app
 from orchestrator.operations import Operations
 from orchestrator.store import Store
+from tests.api.helpers import BODY, TOKEN
 from tests.fakes import FakeProvider
-
-TOKEN = "s3cret"
 
 
 @pytest.fixture
@@ -27,14 +26,6 @@ async def api(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as c:
         yield c
-
-
-BODY: dict[str, Any] = {
-    "provider": "fake",
-    "prompt": "a lighthouse at dusk",
-    "extends": [{"prompt": "waves", "from": 0}, {"prompt": "gulls", "from": 0}],
-    "metadata": {"job": 7},
-}
 
 
 async def test_create_then_get(api: httpx.AsyncClient) -> None:

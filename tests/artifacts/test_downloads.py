@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.resources
+import json
 import random
 import time
 from collections.abc import AsyncIterator
@@ -27,10 +28,12 @@ from orchestrator.engine import Engine
 from orchestrator.operations import Operations
 from orchestrator.plans import ExtendSpec, PipelineRequest
 from orchestrator.providers.config import ProviderSettings
-from orchestrator.sandbox import SandboxConfig
+from orchestrator.sandbox import SandboxConfig, create_sandbox_app
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.transport import AiohttpTransport
+from tests.clock import Clock
+from tests.eventually import eventually
 from tests.fakes import FakeProvider
 from tests.loopback import SANDBOX_PREFIX, running_sandbox, serve_app
 
@@ -38,7 +41,7 @@ MP4 = importlib.resources.files("orchestrator.sandbox").joinpath("sample.mp4").r
 SHA = hashlib.sha256(MP4).hexdigest()
 
 
-def fault_server(state: dict[str, int]) -> Starlette:
+def fault_server(state: dict[str, int], unstall: asyncio.Event) -> Starlette:
     async def ok(request: Request) -> Response:
         return Response(MP4, media_type="video/mp4")
 
@@ -68,15 +71,23 @@ def fault_server(state: dict[str, int]) -> Starlette:
             half(), media_type="video/mp4", headers={"content-length": str(len(MP4))}
         )
 
-    async def slow(request: Request) -> Response:
-        async def trickle() -> AsyncIterator[bytes]:
-            for i in range(0, len(MP4), 1024):
-                yield MP4[i : i + 1024]
-                await asyncio.sleep(0.05)
+    async def stalled(request: Request) -> Response:
+        """Sends the first KiB, then the rest only once ``POST /unstall`` came."""
+
+        async def first_kib_then_wait() -> AsyncIterator[bytes]:
+            yield MP4[:1024]
+            await unstall.wait()
+            yield MP4[1024:]
 
         return StreamingResponse(
-            trickle(), media_type="video/mp4", headers={"content-length": str(len(MP4))}
+            first_kib_then_wait(),
+            media_type="video/mp4",
+            headers={"content-length": str(len(MP4))},
         )
+
+    async def unstalling(request: Request) -> Response:
+        unstall.set()
+        return Response(status_code=204)
 
     return Starlette(
         routes=[
@@ -88,9 +99,10 @@ def fault_server(state: dict[str, int]) -> Starlette:
                 ("gone", gone),
                 ("big", big),
                 ("flaky", flaky),
-                ("slow", slow),
+                ("stalled", stalled),
             )
         ]
+        + [Route("/unstall", unstalling, methods=["POST"])]
     )
 
 
@@ -148,30 +160,35 @@ async def rig(settings: Settings, store: Store, tmp_path: Path) -> AsyncIterator
 
 @pytest.fixture
 async def faults() -> AsyncIterator[str]:
-    async with serve_app(fault_server({}), lifespan="off") as url:
+    unstall = asyncio.Event()
+    async with serve_app(fault_server({}, unstall), lifespan="off") as url:
         yield url
+        unstall.set()  # the server cannot stop while a response is still stalled
+
+
+async def apixo_video_link(sandbox: str) -> str:
+    """The result link of a task submitted to the sandbox's apixo (finished at once)."""
+    base = sandbox + SANDBOX_PREFIX["apixo"]
+    auth = {"Authorization": "Bearer k"}
+    async with httpx.AsyncClient() as client:
+        created = await client.post(
+            base + "/generateTask/veo-3-1",
+            headers=auth,
+            json={"input": {"mode": "fast", "prompt": "x", "generationType": "TEXT_2_VIDEO"}},
+        )
+        task = created.json()["data"]["taskId"]
+        status = await client.get(
+            base + "/statusTask/veo-3-1", params={"taskId": task}, headers=auth
+        )
+    link: str = json.loads(status.json()["data"]["resultJson"])["resultUrls"][0]
+    return link
 
 
 async def test_success_from_the_sandbox_is_kept_and_served(rig: Rig) -> None:
     """A sandbox result link is downloaded, kept by its SHA-256, announced by an event, shown
     in the pipeline JSON and served with Range requests."""
-    async with running_sandbox(SandboxConfig(task_seconds=0)) as sandbox, httpx.AsyncClient() as c:
-        base = sandbox + SANDBOX_PREFIX["apixo"]
-        created = await c.post(
-            base + "/generateTask/veo-3-1",
-            headers={"Authorization": "Bearer k"},
-            json={"input": {"mode": "fast", "prompt": "x", "generationType": "TEXT_2_VIDEO"}},
-        )
-        task = created.json()["data"]["taskId"]
-        status = await c.get(
-            base + "/statusTask/veo-3-1",
-            params={"taskId": task},
-            headers={"Authorization": "Bearer k"},
-        )
-        import json as _json
-
-        link = _json.loads(status.json()["data"]["resultJson"])["resultUrls"][0]
-        pid = await rig.succeeded_pipeline(link)
+    async with running_sandbox(SandboxConfig(task_seconds=0)) as sandbox:
+        pid = await rig.succeeded_pipeline(await apixo_video_link(sandbox))
         assert await rig.downloader().run_once() == 1
     [kept] = await rig.store.step_artifacts([pid])
     assert kept.status is DownloadStatus.STORED
@@ -208,9 +225,12 @@ async def test_success_from_the_sandbox_is_kept_and_served(rig: Rig) -> None:
 async def test_expired_sandbox_link_fails_with_an_event(rig: Rig) -> None:
     """A link that died (the sandbox's links expire) is reported, not retried forever; the step
     stays succeeded and its error field says the video was not kept."""
-    async with running_sandbox(SandboxConfig(task_seconds=0, url_ttl_s=0.01)) as sandbox:
-        await asyncio.sleep(0.05)
-        pid = await rig.succeeded_pipeline(sandbox + "/_sandbox/media/unknown-token.mp4")
+    clock = Clock(time.time())
+    sandbox_app = create_sandbox_app(SandboxConfig(task_seconds=0, url_ttl_s=60), clock=clock)
+    async with serve_app(sandbox_app) as sandbox:
+        link = await apixo_video_link(sandbox)
+        clock.advance(61)
+        pid = await rig.succeeded_pipeline(link)
         await rig.downloader().run_once()
     [kept] = await rig.store.step_artifacts([pid])
     assert kept.status is DownloadStatus.FAILED
@@ -245,14 +265,14 @@ async def test_permanent_failures(rig: Rig, faults: str, path: str, words: str) 
 async def test_connection_closed_mid_body_is_retried(rig: Rig, faults: str) -> None:
     """A body cut short is retried later, and the second attempt keeps the video."""
     pid = await rig.succeeded_pipeline(f"{faults}/flaky")
-    clock = [time.time()]
-    downloader = rig.downloader(clock=lambda: clock[0])
+    clock = Clock(time.time())
+    downloader = rig.downloader(clock=clock)
     assert await downloader.run_once() == 1
     [first] = await rig.store.step_artifacts([pid])
     assert first.status is DownloadStatus.PENDING
     assert "closed" in (first.error or "") or "Error" in (first.error or "")
     assert await downloader.run_once() == 0  # backing off
-    clock[0] += 3600
+    clock.advance(3600)
     await downloader.run_once()
     [second] = await rig.store.step_artifacts([pid])
     assert second.status is DownloadStatus.STORED
@@ -272,18 +292,22 @@ async def test_no_retry_past_the_link_expiry(rig: Rig, faults: str) -> None:
 async def test_restart_mid_download_stores_once(rig: Rig, faults: str) -> None:
     """A downloader stopped mid-body leaves no partial file; after its lease runs out another
     one finishes the job; the same video from two steps is stored once."""
-    pid = await rig.succeeded_pipeline(f"{faults}/slow", extends=[{"prompt": "b"}])
-    clock = [time.time()]
-    first = rig.downloader(clock=lambda: clock[0], lease_s=60)
+    pid = await rig.succeeded_pipeline(f"{faults}/stalled", extends=[{"prompt": "b"}])
+    clock = Clock(time.time())
+    first = rig.downloader(clock=clock, lease_s=60)
     running = asyncio.create_task(first.run())
-    await asyncio.sleep(0.3)  # mid-body
-    assert list((rig.root / ".staging").glob("*.partial")) != []
+
+    def partial() -> list[Path]:
+        return list((rig.root / ".staging").glob("*.partial"))
+
+    await eventually(partial, what="a download to be mid-body")
     first.stop()  # like a crash: the downloads in flight are dropped, their leases held
     await running
+    await rig.client.post(f"{faults}/unstall")
     assert list((rig.root / ".staging").glob("*.partial")) == []
     assert rig.files() == []
-    clock[0] += 61
-    second = rig.downloader(clock=lambda: clock[0])
+    clock.advance(61)
+    second = rig.downloader(clock=clock)
     assert await second.run_once() == 2
     kept = await rig.store.step_artifacts([pid])
     assert [k.status for k in kept] == [DownloadStatus.STORED] * 2

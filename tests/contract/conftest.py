@@ -13,9 +13,8 @@ and ``POST /_sandbox/reset`` gives every test a clean one.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -151,7 +150,7 @@ async def submit_extend(
 
 
 async def poll_until_terminal(
-    provider: Provider, task: TaskRef, within: float = 5.0
+    provider: Provider, task: TaskRef, within: float = 15.0
 ) -> list[TaskStatus]:
     """Every status observed while polling ``task`` until it is terminal; the last is terminal."""
     deadline = time.monotonic() + within
@@ -162,15 +161,6 @@ async def poll_until_terminal(
             return seen
         assert time.monotonic() < deadline, f"{task.task_id} still {seen[-1].state} in time"
         await asyncio.sleep(POLL_S)
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 3.0) -> T:
-    """The first non-None result of ``probe``, polled briefly; fails after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while (result := await probe()) is None:
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(POLL_S)
-    return result
 
 
 def is_content_route(url: str) -> bool:
@@ -195,11 +185,3 @@ def assert_recent(epoch_s: float | None) -> None:
     """A timestamp in epoch seconds (not milliseconds) close to now."""
     assert epoch_s is not None
     assert abs(epoch_s - time.time()) < 60, epoch_s
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on: connecting to it is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port

@@ -22,13 +22,13 @@ from tests.contract.conftest import (
     AdapterFactory,
     Sandbox,
     assert_mp4,
-    closed_port,
     download,
-    eventually,
     is_content_route,
     poll_until_terminal,
     submit_base,
 )
+from tests.eventually import eventually
+from tests.loopback import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -38,8 +38,11 @@ CONTENT_POLICY_CODE = {
     "apixo": "CONTENT_VIOLATION",
     "apifree": "content_policy_violation",
 }
-TIMEOUT_S = 0.1
-SLOW_S = 0.3
+TIMEOUT_S = 0.5
+SLOW_S = 1.0
+"""The sandbox (in this event loop) starts its wait after the request arrived, so the
+adapter's read timeout always fires first, however slow the machine. TIMEOUT_S also bounds
+connecting, which must succeed: it leaves room for a machine busy elsewhere."""
 
 
 def some_task(name: str) -> TaskRef:
@@ -169,18 +172,19 @@ async def created_tasks(sandbox: Sandbox, name: str) -> list[dict[str, Any]] | N
 async def test_a_read_timeout_on_submit_is_outcome_unknown_and_the_task_exists(
     sandbox: Sandbox, adapter: AdapterFactory, name: str
 ) -> None:
-    """A submit answered too late raises OutcomeUnknown, yet the provider did create the task."""
+    """A submit answered too late raises OutcomeUnknown, yet the provider did create the task.
+
+    The adapter cannot have waited for the slow answer: that answer would have been a task id.
+    """
     await sandbox.configure(slow_rate=1, slow_seconds=SLOW_S)
     provider = adapter(name, timeout_s=TIMEOUT_S)
-    started = time.monotonic()
 
     with pytest.raises(OutcomeUnknown) as caught:
         await submit_base(provider)
-    assert time.monotonic() - started < SLOW_S, "the adapter waited past its own timeout"
     assert not isinstance(caught.value, RequestNotSent)
     assert caught.value.provider == name
     # This is why a read timeout must never count as "not sent": resending would pay twice.
-    [task] = await eventually(lambda: created_tasks(sandbox, name), within=SLOW_S + 0.5)
+    [task] = await eventually(lambda: created_tasks(sandbox, name), what="the created task")
     assert (task["kind"], task["submit_count"]) == ("generate", 1)
 
 
@@ -189,12 +193,12 @@ async def test_a_read_timeout_on_status_is_outcome_unknown(
     sandbox: Sandbox, adapter: AdapterFactory, name: str
 ) -> None:
     """A status poll whose answer does not come in time raises OutcomeUnknown."""
-    provider = adapter(name, timeout_s=TIMEOUT_S)
+    provider = adapter(name)
     task = await submit_base(provider)
     await sandbox.configure(slow_rate=1, slow_seconds=SLOW_S)
 
     with pytest.raises(OutcomeUnknown):
-        await provider.status(task)
+        await adapter(name, timeout_s=TIMEOUT_S).status(task)
     await sandbox.configure(slow_rate=0)
     assert (await provider.status(task)).state is TaskState.SUCCEEDED
 
@@ -202,7 +206,7 @@ async def test_a_read_timeout_on_status_is_outcome_unknown(
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_a_refused_connection_is_request_not_sent(adapter: AdapterFactory, name: str) -> None:
     """Nothing listening on the port: submit and status raise RequestNotSent, safe to repeat."""
-    provider = adapter(name, base_url=f"http://127.0.0.1:{closed_port()}/api")
+    provider = adapter(name, base_url=f"http://127.0.0.1:{free_port()}/api")
 
     with pytest.raises(RequestNotSent) as caught:
         await submit_base(provider)

@@ -13,11 +13,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from orchestrator.providers.errors import OutcomeUnknown, RequestNotSent
-from tests.contract.conftest import PROVIDERS, AdapterFactory, eventually, submit_base
+from tests.contract.conftest import PROVIDERS, AdapterFactory, submit_base
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+TIMEOUT_S = 1.0
+"""The adapters' timeouts here. The server answers in this event loop, so a timeout that
+must fire fires whatever the load; one that must not (connecting, the next trickled byte)
+has this much room for a machine busy elsewhere."""
 
 
 async def read_request(reader: asyncio.StreamReader) -> bytes:
@@ -80,7 +86,7 @@ async def close_mid_body(reader: asyncio.StreamReader, writer: asyncio.StreamWri
 
 async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Keep the connection open, silent, until the client gives up and closes it."""
-    await asyncio.wait_for(reader.read(), timeout=2.0)
+    await asyncio.wait_for(reader.read(), timeout=10 * TIMEOUT_S)
 
 
 @pytest.mark.parametrize("behaviour", [close_silently, close_mid_body, never_answer])
@@ -90,7 +96,7 @@ async def test_a_submit_lost_after_sending_is_outcome_unknown(
 ) -> None:
     """A submit the server received but never fully answered raises OutcomeUnknown."""
     async with raw_server(behaviour) as (root, received):
-        provider = adapter(name, base_url=root + "/api", timeout_s=0.2)
+        provider = adapter(name, base_url=root + "/api", timeout_s=TIMEOUT_S)
         with pytest.raises(OutcomeUnknown) as caught:
             await submit_base(provider, prompt="a fox in the snow")
         assert not isinstance(caught.value, RequestNotSent)
@@ -101,13 +107,19 @@ async def test_a_submit_lost_after_sending_is_outcome_unknown(
     assert b"a fox in the snow" in request
 
 
-async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Answer a byte at a time, each well within the read timeout, and never finish."""
-    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 99\r\n\r\n")
-    for _ in range(12):
-        writer.write(b" ")
-        await writer.drain()
-        await asyncio.sleep(0.05)
+def trickling(stop: asyncio.Event) -> Behaviour:
+    """Answer a byte at a time, each well within the read timeout, until ``stop``; then hang
+    up mid-body."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
+        writer.write(b"content-length: 99\r\n\r\n")
+        while not stop.is_set():
+            writer.write(b" ")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+    return trickle
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
@@ -115,17 +127,15 @@ async def test_a_submit_that_never_got_a_connection_is_request_not_sent(
     adapter: AdapterFactory, name: str
 ) -> None:
     """A submit that timed out waiting for the only pooled connection raises RequestNotSent."""
-    async with raw_server(trickle) as (root, received):
-        provider = adapter(name, base_url=root, timeout_s=0.3, max_concurrent_requests=1)
+    stop = asyncio.Event()
+    async with raw_server(trickling(stop)) as (root, received):
+        provider = adapter(name, base_url=root, timeout_s=TIMEOUT_S, max_concurrent_requests=1)
         holder = asyncio.create_task(submit_base(provider, prompt="holds the connection"))
-
-        async def holding() -> bool | None:
-            return True if received else None
-
-        await eventually(holding)
+        await eventually(lambda: bool(received), what="the first submit to arrive")
 
         with pytest.raises(RequestNotSent):
             await submit_base(provider, prompt="never sent")
+        stop.set()
         with pytest.raises(OutcomeUnknown):
             await holder
 

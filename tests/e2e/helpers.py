@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from orchestrator.settings import PROVIDER_NAMES
+from tests.eventually import eventually
 from tests.loopback import SANDBOX_PREFIX
 
 FAST_POLLING = {"first_poll_s": 0.05, "poll_interval_s": 0.05, "poll_max_interval_s": 0.2}
@@ -56,16 +56,6 @@ def chain_body(provider: str, n: int) -> dict[str, Any]:
     if provider == "apifree":
         body["model"] = "veo-3.1-fast"
     return body
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, within: float, what: str, every: float = 0.1
-) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(every)
 
 
 async def sandbox_tasks(sandbox_url: str) -> list[dict[str, Any]]:
@@ -117,7 +107,7 @@ async def reelay_process(env: dict[str, str], api_url: str) -> AsyncIterator[Any
                     return (await client.get(api_url + "/healthz")).status_code == 200
                 return False
 
-            await wait_until(healthy, within=20, what="reelay serve to start", every=0.05)
+            await eventually(healthy, within=30, what="reelay serve to start", every=0.05)
         yield proc
     finally:
         if proc.returncode is None:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.cli.demo import free_port
 from orchestrator.domain.callbacks import CallbackTarget
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
@@ -21,9 +20,9 @@ from tests.e2e.helpers import (
     chain_body,
     provider_overrides,
     sandbox_tasks,
-    wait_until,
 )
-from tests.loopback import running_sandbox, serve_app
+from tests.eventually import eventually
+from tests.loopback import free_port, running_sandbox, serve_app
 
 
 async def test_callbacks_drive_pipelines_despite_duplicates_and_drops(tmp_path: Path) -> None:
@@ -62,7 +61,7 @@ async def test_callbacks_drive_pipelines_despite_duplicates_and_drops(tmp_path: 
                                 return False
                         return True
 
-                    await wait_until(finished, within=60, what="callback-mode pipelines")
+                    await eventually(finished, within=60, what="callback-mode pipelines", every=0.1)
                     pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
                     forged = await client.post(
                         f"{receiver}/callbacks/apixo/forged.token.value", json={"data": {}}
@@ -108,7 +107,7 @@ async def test_hostile_callbacks_over_real_http(tmp_path: Path) -> None:
             async def submitted() -> bool:
                 return (await rt.operations.get(pid)).steps[0].provider_task_id is not None
 
-            await wait_until(submitted, within=10, what="the base submit")
+            await eventually(submitted, within=30, what="the base submit", every=0.1)
             task = (await rt.operations.get(pid)).steps[0].provider_task_id
             success = {
                 "code": 200,
@@ -151,7 +150,7 @@ async def test_hostile_callbacks_over_real_http(tmp_path: Path) -> None:
                 async def confirmed() -> bool:
                     return (await rt.operations.get(pid)).steps[0].polls >= 1
 
-                await wait_until(confirmed, within=10, what="the confirming poll")
+                await eventually(confirmed, within=30, what="the confirming poll", every=0.1)
             after = await rt.operations.get(pid)
             rt.engine.stop()
             await engine

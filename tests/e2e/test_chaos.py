@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.cli.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from tests.e2e.helpers import (
     all_settled,
@@ -21,9 +20,9 @@ from tests.e2e.helpers import (
     reelay_process,
     resume_never_sent,
     sandbox_tasks,
-    wait_until,
 )
-from tests.loopback import running_sandbox
+from tests.eventually import eventually
+from tests.loopback import free_port, running_sandbox
 
 PIPELINES = 200
 KILLS = 3
@@ -74,9 +73,11 @@ async def test_sigkill_three_times_every_pipeline_succeeds_once(tmp_path: Path) 
                             client, sandbox
                         )
 
-                    await wait_until(settled, within=120, what="every pipeline to settle")
+                    await eventually(
+                        settled, within=120, what="every pipeline to settle", every=0.1
+                    )
                     pipelines = await resume_never_sent(client, ids, sandbox)
-                    await wait_until(settled, within=60, what="resumed pipelines")
+                    await eventually(settled, within=60, what="resumed pipelines", every=0.1)
                     pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
         tasks = await sandbox_tasks(sandbox)
     assert {p["status"] for p in pipelines} == {"succeeded"}

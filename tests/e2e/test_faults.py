@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.cli.demo import free_port
 from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
@@ -17,9 +16,9 @@ from tests.e2e.helpers import (
     chain_body,
     provider_overrides,
     sandbox_tasks,
-    wait_until,
 )
-from tests.loopback import running_sandbox, serve_app
+from tests.eventually import eventually
+from tests.loopback import free_port, running_sandbox, serve_app
 
 
 async def test_pipelines_complete_through_provider_faults(tmp_path: Path) -> None:
@@ -63,7 +62,7 @@ async def test_pipelines_complete_through_provider_faults(tmp_path: Path) -> Non
                 views = [await rt.operations.get(i) for i in ids]
                 return all(v.pipeline.status in ("succeeded", "failed") for v in views)
 
-            await wait_until(finished, within=120, what="pipelines under faults")
+            await eventually(finished, within=120, what="pipelines under faults", every=0.1)
             rt.engine.stop()
             await engine
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=rt.api_app)) as api:

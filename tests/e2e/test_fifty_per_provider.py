@@ -15,8 +15,8 @@ from tests.e2e.helpers import (
     chain_body,
     provider_overrides,
     sandbox_tasks,
-    wait_until,
 )
+from tests.eventually import eventually
 from tests.loopback import running_sandbox, serve_app
 
 PER_PROVIDER = 50
@@ -51,7 +51,7 @@ async def test_fifty_pipelines_per_provider_all_succeed(tmp_path: Path) -> None:
                             return False
                     return True
 
-                await wait_until(all_finished, within=60, what="200 pipelines to finish")
+                await eventually(all_finished, within=60, what="200 pipelines to finish", every=0.1)
                 pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
             rt.engine.stop()
             await engine

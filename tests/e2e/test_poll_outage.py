@@ -25,7 +25,8 @@ from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import load_settings
-from tests.e2e.helpers import chain_body, provider_overrides, wait_until
+from tests.e2e.helpers import chain_body, provider_overrides
+from tests.eventually import eventually
 from tests.loopback import SANDBOX_PREFIX, running_sandbox, serve_app
 
 OUTAGE = 6  # more 503s than the 404 tolerance
@@ -99,7 +100,7 @@ async def test_outage_then_lagging_404s_then_success_ends_succeeded(
                     views = [await rt.operations.get(i) for i in ids]
                     return all(v.pipeline.status in ("succeeded", "failed") for v in views)
 
-                await wait_until(finished, within=60, what="pipelines after the outage")
+                await eventually(finished, within=60, what="pipelines after the outage", every=0.1)
                 rt.engine.stop()
                 await engine
                 views = [await rt.operations.get(i) for i in ids]

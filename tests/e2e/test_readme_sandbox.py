@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,8 @@ import httpx
 import pytest
 
 from orchestrator.settings import PROVIDER_NAMES, Settings, load_settings
-from tests.e2e.helpers import wait_until
+from tests.eventually import eventually
+from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "### Pointing reelay at the sandbox"
@@ -37,13 +37,6 @@ def readme_block() -> str:
     found = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
     assert found is not None, "no sh block in the README's sandbox section"
     return found.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -114,7 +107,7 @@ async def test_readme_sandbox_block_runs_all_four_providers(
             except httpx.HTTPError:
                 return False
 
-        await wait_until(serving, within=30, what="the README's reelay serve to start")
+        await eventually(serving, within=30, what="the README's reelay serve to start", every=0.1)
         started = (tmp / "stdout").read_text().splitlines()
         assert started[0].startswith(f"reelay sandbox on http://127.0.0.1:{sandbox_port}")
 
@@ -142,7 +135,7 @@ async def test_readme_sandbox_block_runs_all_four_providers(
                     return False
             return True
 
-        await wait_until(all_ended, within=90, what="the four pipelines to end")
+        await eventually(all_ended, within=90, what="the four pipelines to end", every=0.1)
         pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
         assert {p["provider"]: p["status"] for p in pipelines} == dict.fromkeys(
             PROVIDER_NAMES, "succeeded"

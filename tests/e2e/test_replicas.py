@@ -18,7 +18,6 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from orchestrator.cli.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES
 from tests.e2e.helpers import (
@@ -30,9 +29,9 @@ from tests.e2e.helpers import (
     reelay_process,
     resume_never_sent,
     sandbox_tasks,
-    wait_until,
 )
-from tests.loopback import running_sandbox
+from tests.eventually import eventually
+from tests.loopback import free_port, running_sandbox
 from tests.proxy import round_robin_proxy
 
 pytestmark = pytest.mark.postgres
@@ -205,7 +204,7 @@ async def settle(
         return await all_settled(client, ids) and not await held_after_sending(client, sandbox)
 
     try:
-        await wait_until(settled, within=within, what=what, every=0.25)
+        await eventually(settled, within=within, what=what, every=0.25)
     except AssertionError as exc:
         state = summary(await fetch_all(client, ids))
         sent = await held_after_sending(client, sandbox)
@@ -301,7 +300,7 @@ async def assert_videos_served_by_each(
     async def enough() -> bool:
         return len(await kept()) >= steps - DOWNLOADS_IN_FLIGHT
 
-    await wait_until(enough, within=60, what="the videos to be kept")
+    await eventually(enough, within=60, what="the videos to be kept", every=0.1)
     for pipeline_id, index in await kept():
         for client in clients:
             response = await client.get(f"/v1/pipelines/{pipeline_id}/steps/{index}/video")

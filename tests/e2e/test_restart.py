@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.cli.demo import free_port
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES
 from tests.e2e.helpers import (
@@ -18,9 +17,9 @@ from tests.e2e.helpers import (
     provider_env,
     reelay_process,
     sandbox_tasks,
-    wait_until,
 )
-from tests.loopback import running_sandbox
+from tests.eventually import eventually
+from tests.loopback import free_port, running_sandbox
 
 
 async def test_restart_mid_run_completes_everything_once(tmp_path: Path) -> None:
@@ -50,7 +49,9 @@ async def test_restart_mid_run_completes_everything_once(tmp_path: Path) -> None
                 async def some_progress() -> bool:
                     return len(await sandbox_tasks(sandbox)) >= 60
 
-                await wait_until(some_progress, within=30, what="a first wave of submits")
+                await eventually(
+                    some_progress, within=30, what="a first wave of submits", every=0.1
+                )
                 first.send_signal(signal.SIGTERM)
                 assert await asyncio.wait_for(first.wait(), timeout=10) == 0
             stopped_at = len(await sandbox_tasks(sandbox))
@@ -67,7 +68,7 @@ async def test_restart_mid_run_completes_everything_once(tmp_path: Path) -> None
                             return False
                     return True
 
-                await wait_until(all_done, within=60, what="every pipeline to finish")
+                await eventually(all_done, within=60, what="every pipeline to finish", every=0.1)
                 pipelines = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
         assert {p["status"] for p in pipelines} == {"succeeded"}
         assert_submitted_once(pipelines, await sandbox_tasks(sandbox))

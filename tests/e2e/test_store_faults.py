@@ -22,7 +22,6 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from orchestrator.cli.demo import free_port
 from orchestrator.runtime import serve
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES, load_settings
@@ -33,9 +32,9 @@ from tests.e2e.helpers import (
     provider_env,
     provider_overrides,
     sandbox_tasks,
-    wait_until,
 )
-from tests.loopback import running_sandbox
+from tests.eventually import eventually
+from tests.loopback import free_port, running_sandbox
 from tests.proxy import faulty_proxy
 
 pytestmark = pytest.mark.slow
@@ -80,7 +79,7 @@ async def reelay_serve(
                         return (await client.get(api_url + "/healthz")).status_code == 200
                     return False
 
-                await wait_until(healthy, within=20, what="reelay serve to start", every=0.05)
+                await eventually(healthy, within=30, what="reelay serve to start", every=0.05)
             yield proc
         finally:
             if proc.returncode is None:
@@ -102,7 +101,7 @@ async def under_way(sandbox: str) -> None:
     async def submitted() -> bool:
         return len(await sandbox_tasks(sandbox)) >= FAULT_AFTER_SUBMITS
 
-    await wait_until(submitted, within=20, what="a first wave of submits", every=0.02)
+    await eventually(submitted, within=30, what="a first wave of submits", every=0.02)
 
 
 async def finish_and_check(client: httpx.AsyncClient, ids: list[str], sandbox: str) -> None:
@@ -117,7 +116,9 @@ async def finish_and_check(client: httpx.AsyncClient, ids: list[str], sandbox: s
             return True
         return False
 
-    await wait_until(all_done, within=60, what="every pipeline to finish after the fault")
+    await eventually(
+        all_done, within=60, what="every pipeline to finish after the fault", every=0.1
+    )
     pipelines: list[dict[str, Any]] = [(await client.get(f"/v1/pipelines/{i}")).json() for i in ids]
     held = [s for p in pipelines for s in p["steps"] if s["status"] == "ambiguous"]
     assert held == []
@@ -129,7 +130,7 @@ async def log_says(log_file: Path, text: str) -> None:
     async def said() -> bool:
         return text in read(log_file)
 
-    await wait_until(said, within=20, what=f"the log to say {text!r}", every=0.05)
+    await eventually(said, within=30, what=f"the log to say {text!r}", every=0.05)
 
 
 @pytest.mark.postgres
@@ -261,7 +262,7 @@ async def test_sqlite_read_only(
                 async def refused() -> bool:
                     return "readonly database" in caplog.text
 
-                await wait_until(refused, within=20, what="writes to be refused")
+                await eventually(refused, within=30, what="writes to be refused", every=0.1)
                 await writer.execute("PRAGMA query_only = OFF")
                 await finish_and_check(client, ids, sandbox)
             assert not serving.done()

@@ -21,7 +21,8 @@ from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import load_settings
 from orchestrator.webhooks.signing import verify
-from tests.e2e.helpers import chain_body, provider_overrides, wait_until
+from tests.e2e.helpers import chain_body, provider_overrides
+from tests.eventually import eventually
 from tests.loopback import running_sandbox, serve_app
 
 PIPELINE_SECRET = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
@@ -77,7 +78,7 @@ async def test_every_event_delivered_signed_and_in_order(tmp_path: Path) -> None
                 return len(log) >= 2 * expected
 
             # The endpoint refuses its first delivery once: the retry comes ~5 s later.
-            await wait_until(delivered, within=90, what="every event delivered twice")
+            await eventually(delivered, within=90, what="every event delivered twice", every=0.1)
             rt.engine.stop()
             rt.deliverer.stop()
             await asyncio.gather(*tasks)

@@ -14,7 +14,8 @@ from orchestrator.plans import PipelineRequest
 from orchestrator.runtime import open_runtime
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import load_settings
-from tests.e2e.helpers import provider_overrides, wait_until
+from tests.e2e.helpers import provider_overrides
+from tests.eventually import eventually
 from tests.loopback import running_sandbox
 
 
@@ -49,7 +50,9 @@ async def test_a_pipeline_is_told_one_line_per_step(
                 return any(r.getMessage() == "pipeline succeeded" for r in told())
 
             try:
-                await wait_until(ended, within=60, what="the pipeline's success in the log")
+                await eventually(
+                    ended, within=60, what="the pipeline's success in the log", every=0.1
+                )
             finally:
                 rt.engine.stop()
                 with contextlib.suppress(asyncio.CancelledError):

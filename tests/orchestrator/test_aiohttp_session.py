@@ -14,9 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.cli.demo import free_port
 from orchestrator.transport import aiohttp_session
-from tests.loopback import serve_app
+from tests.loopback import free_port, serve_app
 
 NAME = "reelay.test"
 PACKED = gzip.compress(b"hello " * 100)

@@ -12,7 +12,7 @@ import pytest
 
 from orchestrator.backoff import BASE_S, MAX_S
 from orchestrator.claim_loop import ClaimLoop
-from tests.e2e.helpers import wait_until
+from tests.eventually import eventually
 
 log = logging.getLogger("reelay.test-claim-loop")
 
@@ -199,7 +199,7 @@ async def test_claim_loop_survives_a_store_outage(caplog: pytest.LogCaptureFixtu
         assert not running.done(), running
         return sorted(performed) == [1, 2]
 
-    await wait_until(done, within=20, what="the claimed items to be performed", every=0.01)
+    await eventually(done, within=20, what="the claimed items to be performed", every=0.01)
     loop.stop()
     await running
     records = [r for r in caplog.records if r.name == log.name]

@@ -11,11 +11,10 @@ import pytest
 
 from orchestrator.api import create_api_app
 from orchestrator.cli import main
-from orchestrator.cli.demo import free_port
 from orchestrator.operations import Operations
 from orchestrator.store import open_store
 from tests.fakes import FakeProvider
-from tests.loopback import serve_app
+from tests.loopback import free_port, serve_app
 
 
 @pytest.fixture

@@ -11,21 +11,9 @@ from orchestrator.providers import errors as pe
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def drive(engine: Engine, clock: Clock, rounds: int = 50) -> None:
-    for _ in range(rounds):
-        clock.now += 120
-        await engine.run_once()
+from tests.orchestrator.helpers import CHAIN, drive
 
 
 async def test_chain_runs_to_success(settings: Settings, store: Store, fake: FakeProvider) -> None:
@@ -73,11 +61,6 @@ def make_engine(
         replica=replica,
     )
     return engine, Operations(store, providers, clock=clock)
-
-
-CHAIN = PipelineRequest.model_validate(
-    {"provider": "fake", "prompt": "a", "extends": [{"prompt": "b"}, {"prompt": "c"}]}
-)
 
 
 async def test_failure_cancels_below_and_fails_pipeline(

@@ -12,8 +12,9 @@ from orchestrator.engine.pressure import ProviderPressure
 from orchestrator.providers import errors as pe
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-from tests.orchestrator.test_reliability import CHAIN, Clock, drive, rig
+from tests.orchestrator.helpers import CHAIN, drive, rig
 
 
 def board() -> tuple[health.ProviderHealth, ProviderPressure, Clock]:

@@ -28,17 +28,10 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store, Transaction
 from receiver.app import create_receiver_app
 from receiver.tokens import CallbackTokens
+from tests.clock import Clock
 from tests.fakes import FakeProvider
 
 Labels = tuple[tuple[str, str], ...]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def scrape(api: httpx.AsyncClient) -> dict[tuple[str, Labels], float]:

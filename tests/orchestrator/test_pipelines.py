@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from orchestrator.domain import pipelines
 from orchestrator.domain.models import Pipeline, PipelineStatus, PipelineView, StepError, StepStatus
-from tests.orchestrator.test_steps import make
+from tests.orchestrator.helpers import make
 
 NOW = 2000.0
 

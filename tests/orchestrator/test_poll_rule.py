@@ -13,7 +13,7 @@ from orchestrator.engine import outcomes
 from orchestrator.engine.perform import Polled, PollFailed
 from orchestrator.providers import errors as pe
 from orchestrator.providers.config import ProviderSettings
-from tests.orchestrator.test_steps import make
+from tests.orchestrator.helpers import make
 
 CTX = outcomes.Context(
     settings=ProviderSettings(base_url="http://fake"),

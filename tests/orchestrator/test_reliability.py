@@ -12,53 +12,13 @@ from orchestrator.engine import Engine
 from orchestrator.engine.pressure import BALANCE_PROBE_S, ProviderPressure
 from orchestrator.intake import CallbackInbox
 from orchestrator.operations import Conflict, Operations
-from orchestrator.plans import PipelineRequest
 from orchestrator.providers import errors as pe
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-CHAIN = PipelineRequest.model_validate(
-    {"provider": "fake", "prompt": "a", "extends": [{"prompt": "b"}, {"prompt": "c"}]}
-)
-
-
-def rig(
-    settings: Settings, store: Store, fake: FakeProvider, **overrides: object
-) -> tuple[Engine, Operations, Clock]:
-    clock = Clock()
-    engine = fake_engine(store, fake, settings.model_copy(update=overrides), clock, "r1")
-    return engine, Operations(store, {"fake": fake}, clock=clock), clock
-
-
-def fake_engine(
-    store: Store, fake: FakeProvider, settings: Settings, clock: Clock, name: str
-) -> Engine:
-    return Engine(
-        store,
-        {"fake": fake},
-        settings,
-        clock=clock,
-        rng=random.Random(2),
-        provider_settings={"fake": ProviderSettings(base_url="http://fake", first_poll_s=0)},
-        replica=name,
-    )
-
-
-async def drive(engine: Engine, clock: Clock, rounds: int = 30) -> None:
-    for _ in range(rounds):
-        clock.now += 120
-        await engine.run_once()
+from tests.orchestrator.helpers import CHAIN, drive, fake_engine, rig
 
 
 async def test_retry_resumes_a_failed_pipeline(
@@ -197,15 +157,15 @@ def test_window_shrinks_and_grows() -> None:
 
 async def test_token_bucket_paces_requests() -> None:
     """With a request rate, the bucket makes callers wait once it is empty."""
-    now = [0.0]
+    clock = Clock(0.0)
     pressure = ProviderPressure("x", max_window=8, rate_per_s=2.0)
-    await pressure.take_token(lambda: now[0])
-    await pressure.take_token(lambda: now[0])
+    await pressure.take_token(clock)
+    await pressure.take_token(clock)
     waited = False
 
     async def later() -> None:
         nonlocal waited
-        await pressure.take_token(lambda: now[0])
+        await pressure.take_token(clock)
         waited = True
 
     import asyncio
@@ -213,8 +173,8 @@ async def test_token_bucket_paces_requests() -> None:
     task = asyncio.create_task(later())
     await asyncio.sleep(0.05)
     assert not waited
-    now[0] += 1.0
-    await asyncio.wait_for(task, 2)
+    clock.advance(1.0)
+    await asyncio.wait_for(task, 15)  # the bucket's own wait is real: 0.5 s
     assert waited
 
 

@@ -13,8 +13,9 @@ from orchestrator.operations import Operations
 from orchestrator.plans import PipelineRequest
 from orchestrator.settings import Settings
 from orchestrator.store import Store, open_store
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-from tests.orchestrator.test_reliability import Clock, fake_engine
+from tests.orchestrator.helpers import fake_engine
 
 CHAIN = PipelineRequest.model_validate(
     {"provider": "fake", "prompt": "base", "extends": [{"prompt": "more"}]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from orchestrator import runtime
 from orchestrator.database_faults import StoreClosed
 from orchestrator.providers.base import Provider
+from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.http import Observer
 from orchestrator.providers.registry import build_providers
 from orchestrator.settings import Settings
@@ -44,9 +46,9 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Opened:
         return store
 
     def building_providers(
-        settings: Settings, *, observe: Observer | None = None
+        configs: Mapping[str, ProviderSettings], *, observe: Observer | None = None
     ) -> tuple[dict[str, Provider], list[httpx.AsyncClient]]:
-        providers, clients = build_providers(settings.providers(), observe=observe)
+        providers, clients = build_providers(configs, observe=observe)
         caught.clients.extend(clients)
         return providers, clients
 

@@ -5,29 +5,11 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.domain import steps
-from orchestrator.domain.models import Step, StepError, StepStatus
-from orchestrator.domain.values import TaskState, TaskStatus, VideoParams
+from orchestrator.domain.models import StepError, StepStatus
+from orchestrator.domain.values import TaskState, TaskStatus
+from tests.orchestrator.helpers import make
 
 NOW = 1000.0
-
-
-def make(status: StepStatus = StepStatus.PENDING, **kw: object) -> Step:
-    base: dict[str, object] = {
-        "pipeline_id": "pl_1",
-        "index": 0,
-        "provider": "fake",
-        "kind": "generate",
-        "parent": None,
-        "prompt": "p",
-        "model": "m",
-        "params": VideoParams(),
-        "provider_options": {},
-        "status": status,
-        "created_at": 0.0,
-        "updated_at": 0.0,
-    }
-    base.update(kw)
-    return Step(**base)  # type: ignore[arg-type]
 
 
 def status(state: TaskState, **kw: object) -> TaskStatus:

@@ -18,8 +18,9 @@ from orchestrator.plans import PipelineRequest
 from orchestrator.providers.base import GenerateRequest
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from tests.clock import Clock
 from tests.fakes import FakeProvider
-from tests.orchestrator.test_reliability import Clock, fake_engine
+from tests.orchestrator.helpers import fake_engine
 
 log = logging.getLogger("reelay.test-outage")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import itertools
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ import pytest
 
 from orchestrator.api import create_api_app
 from orchestrator.cli.client import ApiClient, ApiError, Patience
-from orchestrator.cli.demo import free_port
 from orchestrator.cli.progress import watch
 from orchestrator.cli.watch import watch_events
 from orchestrator.engine import Engine
@@ -23,9 +21,10 @@ from orchestrator.plans import ExtendSpec, PipelineRequest
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from tests.e2e.helpers import wait_until
+from tests.clock import Clock
+from tests.eventually import eventually
 from tests.fakes import FakeProvider
-from tests.loopback import serve_app
+from tests.loopback import free_port, serve_app
 from tests.proxy import HOST, RoundRobin
 
 
@@ -34,11 +33,11 @@ class Rig:
     url: str
     ops: Operations
     engine: Engine
-    clock: list[float]
+    clock: Clock
 
     async def run(self, rounds: int = 10) -> None:
         for _ in range(rounds):
-            self.clock[0] += 60
+            self.clock.advance(60)
             await self.engine.run_once()
 
     async def create(self) -> str:
@@ -48,14 +47,14 @@ class Rig:
 
 @pytest.fixture
 async def rig(settings: Settings, store: Store) -> AsyncIterator[Rig]:
-    clock = [1_800_000_000.0]
+    clock = Clock()
     fake = FakeProvider()
-    ops = Operations(store, {"fake": fake}, clock=lambda: clock[0])
+    ops = Operations(store, {"fake": fake}, clock=clock)
     engine = Engine(
         store,
         {"fake": fake},
         settings,
-        clock=lambda: clock[0],
+        clock=clock,
         rng=random.Random(0),
         provider_settings={"fake": ProviderSettings(base_url="http://fake")},
     )
@@ -82,7 +81,7 @@ async def test_watch_after_an_extend_follows_the_new_step(rig: Rig) -> None:
         async def caught_up() -> bool:
             return task.done() or "step.added" in out.getvalue()
 
-        await wait_until(caught_up, within=30, what="the history replayed")
+        await eventually(caught_up, within=30, what="the history replayed", every=0.1)
         assert not task.done(), out.getvalue()
         await rig.run()
         assert await asyncio.wait_for(task, 30) == "succeeded"
@@ -125,12 +124,12 @@ async def test_watch_and_wait_reconnect_after_a_restart(rig: Rig) -> None:
             async def following() -> bool:
                 return "pipeline.created" in out_events.getvalue() and bool(out_wait.getvalue())
 
-            await wait_until(following, within=30, what="both following the pipeline")
+            await eventually(following, within=30, what="both following the pipeline", every=0.1)
 
         async def noticed() -> bool:
             return all("reconnecting" in e.getvalue() for e in (err_events, err_wait))
 
-        await wait_until(noticed, within=30, what="both noticing the outage")
+        await eventually(noticed, within=30, what="both noticing the outage", every=0.1)
         await rig.run()  # the pipeline moves on while they are away
         async with front(port, rig.url):
             assert await asyncio.wait_for(events, 30) == "succeeded"
@@ -145,13 +144,13 @@ async def test_watch_and_wait_reconnect_after_a_restart(rig: Rig) -> None:
 async def test_following_gives_up_after_a_while_without_reelay() -> None:
     """With nothing listening, one reconnecting line, then an error after the give-up time
     (an injected clock: no real waiting)."""
-    ticks = itertools.count(0, 10.0)
+    clock = Clock()
     err = io.StringIO()
 
-    async def no_sleep(delay: float) -> None:
-        return None
+    async def sleep(delay: float) -> None:
+        clock.advance(delay)
 
-    patience = Patience(err, give_up_s=60, clock=lambda: next(ticks), sleep=no_sleep)
+    patience = Patience(err, give_up_s=60, clock=clock, sleep=sleep)
     async with ApiClient(f"http://{HOST}:{free_port()}", None) as client:
         with pytest.raises(ApiError, match="gave up after 60 s"):
             await watch_events(client, "pl_x", out=io.StringIO(), patience=patience)

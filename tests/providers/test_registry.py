@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.demo import free_port
 from orchestrator.domain.values import TaskRef, Tier
 from orchestrator.providers.errors import RequestNotSent
 from orchestrator.providers.http import CallKind
 from orchestrator.providers.registry import build_providers
 from orchestrator.settings import PROVIDER_NAMES, load_settings
+from tests.loopback import free_port
 
 
 async def test_every_built_adapter_tells_the_observer_of_its_requests(tmp_path: Path) -> None:

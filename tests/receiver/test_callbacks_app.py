@@ -21,16 +21,9 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 from receiver.app import MAX_BODY, create_receiver_app
 from receiver.tokens import CallbackTokens
+from tests.clock import Clock
 from tests.fakes import FakeProvider
 from tests.store import sql
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

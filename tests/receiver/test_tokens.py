@@ -6,16 +6,9 @@ import pytest
 
 from orchestrator.domain.callbacks import CallbackTarget
 from receiver.tokens import CallbackTokens, InvalidToken, callback_url
+from tests.clock import Clock
 
 TARGET = CallbackTarget("pl_abc", 2, "apixo")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_round_trip() -> None:

@@ -12,22 +12,10 @@ import pytest
 from starlette.applications import Starlette
 
 from orchestrator.sandbox import SandboxConfig, create_sandbox_app
+from tests.clock import Clock
 
 KEY = "test-key"
 AUTH = {"authorization": f"Bearer {KEY}"}
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def client_for(app: Starlette, **headers: str) -> httpx.AsyncClient:
@@ -43,27 +31,16 @@ async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def eventually(check: Callable[[], bool], within: float = 3.0) -> None:
-    """Wait until ``check()`` holds, polling briefly; fail the test after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
-
-
 class Receiver:
     """A callback receiver behind ``httpx.MockTransport``: answers queued statuses, then 200."""
 
     def __init__(self, *statuses: int, delay: float = 0.0) -> None:
         self.requests: list[httpx.Request] = []
-        self.times: list[float] = []
         self._statuses = list(statuses)
         self._delay = delay
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        self.times.append(asyncio.get_running_loop().time())
         if self._delay:
             await asyncio.sleep(self._delay)
         return httpx.Response(self._statuses.pop(0) if self._statuses else 200)
@@ -76,12 +53,12 @@ Configure = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
-def app(clock: FakeClock) -> Starlette:
+def app(clock: Clock) -> Starlette:
     return create_sandbox_app(SandboxConfig(task_seconds=10, seed=7), clock=clock)
 
 

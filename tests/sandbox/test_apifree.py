@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sandbox.conftest import Configure, FakeClock
+from tests.clock import Clock
+from tests.sandbox.conftest import Configure
 
 BASE = {"model": "veo-3.1", "prompt": "snow on a mountain"}
 
@@ -27,7 +28,7 @@ async def fetch(sandbox: httpx.AsyncClient, video_id: str) -> dict[str, Any]:
 
 
 async def test_status_runs_queued_in_progress_completed(
-    sandbox: httpx.AsyncClient, clock: FakeClock
+    sandbox: httpx.AsyncClient, clock: Clock
 ) -> None:
     """The status moves through the OpenAI vocabulary and ends with a ``video_url``."""
     video_id = await submit(sandbox)
@@ -44,7 +45,7 @@ async def test_status_runs_queued_in_progress_completed(
 
 @pytest.mark.parametrize("root", ["/apifree/v1/videos", "/apifree/v1/openai/videos"])
 async def test_compat_routes_behave_the_same(
-    sandbox: httpx.AsyncClient, clock: FakeClock, root: str
+    sandbox: httpx.AsyncClient, clock: Clock, root: str
 ) -> None:
     """Both route families create, poll and remix the same tasks."""
     video_id = await submit(sandbox, root)
@@ -65,7 +66,7 @@ async def test_generation_needs_prompt_and_model(sandbox: httpx.AsyncClient, mis
     assert response.json()["error"]["param"] == missing
 
 
-async def test_remix_rules(sandbox: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_remix_rules(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """Missing prompt is 400, unknown source 404, unfinished source 400, model is optional."""
     video_id = await submit(sandbox)
     remix_url = f"/apifree/v1/videos/{video_id}/remix"
@@ -80,7 +81,7 @@ async def test_remix_rules(sandbox: httpx.AsyncClient, clock: FakeClock) -> None
 
 
 async def test_no_output_success_falls_back_to_content(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """A no-output success has no ``video_url`` while ``/content`` still serves the video."""
     await configure(no_output_rate=1.0)
@@ -92,7 +93,7 @@ async def test_no_output_success_falls_back_to_content(
 
 
 async def test_failure_carries_an_error(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """A content-policy failure ends ``failed`` with an error object."""
     await configure(content_policy_rate=1.0)

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sandbox.conftest import Configure, FakeClock
+from tests.clock import Clock
+from tests.sandbox.conftest import Configure
 
 GENERATE = "/apimart/v1/videos/generations"
 BASE = {"model": "veo3.1-fast", "prompt": "a cat on the grass"}
@@ -97,7 +98,7 @@ async def test_valid_variants_are_accepted(
     assert (await sandbox.post(GENERATE, json=BASE | changes)).status_code == 200
 
 
-async def test_status_progresses_with_time(sandbox: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_status_progresses_with_time(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """pending at first, processing with rising progress, then completed at 100."""
     task_id = await submit(sandbox)
     first = await status(sandbox, task_id)
@@ -118,7 +119,7 @@ async def test_status_progresses_with_time(sandbox: httpx.AsyncClient, clock: Fa
 
 
 async def test_result_url_alternates_between_string_and_list(
-    sandbox: httpx.AsyncClient, clock: FakeClock
+    sandbox: httpx.AsyncClient, clock: Clock
 ) -> None:
     """Consecutive tasks report ``url`` as a string and as a list, with ``expires_at`` 24 h on."""
     first, second = await submit(sandbox), await submit(sandbox)
@@ -134,7 +135,7 @@ async def test_result_url_alternates_between_string_and_list(
 
 
 async def test_content_policy_failure(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """With content_policy_rate 1 a task ends failed with an error and no result."""
     await configure(content_policy_rate=1.0)
@@ -147,7 +148,7 @@ async def test_content_policy_failure(
 
 
 async def test_no_output_success(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """With no_output_rate 1 a completed task carries an empty video list."""
     await configure(no_output_rate=1.0)
@@ -170,7 +171,7 @@ async def remix(sandbox: httpx.AsyncClient, source: str, **changes: Any) -> http
     return await sandbox.post(f"/apimart/v1/videos/{source}/remix", json=body)
 
 
-async def test_remix_of_a_completed_task(sandbox: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_remix_of_a_completed_task(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """A remix of a completed task answers the submit envelope with a new task id."""
     source = await submit(sandbox)
     clock.advance(10)
@@ -203,7 +204,7 @@ async def test_remix_of_unfinished_task_is_refused(sandbox: httpx.AsyncClient) -
 
 
 async def test_remix_with_another_model_is_refused(
-    sandbox: httpx.AsyncClient, clock: FakeClock
+    sandbox: httpx.AsyncClient, clock: Clock
 ) -> None:
     """The remix model must equal the source's model."""
     source = await submit(sandbox)
@@ -213,9 +214,7 @@ async def test_remix_with_another_model_is_refused(
     assert "model" in response.json()["error"]["message"]
 
 
-async def test_remix_of_official_task_is_refused(
-    sandbox: httpx.AsyncClient, clock: FakeClock
-) -> None:
+async def test_remix_of_official_task_is_refused(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """``-official`` tasks cannot be remixed: their model is not a remix model."""
     source = await submit(sandbox, model="veo3.1-fast-official")
     clock.advance(10)
@@ -224,7 +223,7 @@ async def test_remix_of_official_task_is_refused(
 
 
 async def test_remix_of_expired_task_is_404(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """Once the source's result link expired, the source is gone."""
     await configure(url_ttl_s=60)
@@ -237,7 +236,7 @@ async def test_remix_of_expired_task_is_404(
     "changes", [{"prompt": None}, {"model": None}, {"raw": "no"}, {"resolution": "4K"}]
 )
 async def test_invalid_remix_is_refused(
-    sandbox: httpx.AsyncClient, clock: FakeClock, changes: dict[str, Any]
+    sandbox: httpx.AsyncClient, clock: Clock, changes: dict[str, Any]
 ) -> None:
     """Missing or mistyped remix fields answer 400."""
     source = await submit(sandbox)

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.sandbox.conftest import Configure, FakeClock
+from tests.clock import Clock
+from tests.sandbox.conftest import Configure
 
 API = "/apixo/api/v1"
 INPUT = {"mode": "fast", "prompt": "a city at night", "generationType": "TEXT_2_VIDEO"}
@@ -49,7 +50,7 @@ async def test_submit_envelope(sandbox: httpx.AsyncClient) -> None:
 
 
 async def test_status_runs_to_success_with_a_result_json_string(
-    sandbox: httpx.AsyncClient, clock: FakeClock
+    sandbox: httpx.AsyncClient, clock: Clock
 ) -> None:
     """pending, then processing (never a progress field), then success with ms times."""
     created_ms = int(clock.now * 1000)
@@ -73,7 +74,7 @@ async def test_status_runs_to_success_with_a_result_json_string(
 
 
 async def test_failure_carries_fail_code(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """A content-policy failure is HTTP 200 with state failed and ``failCode``/``failMsg``."""
     await configure(content_policy_rate=1.0)
@@ -86,7 +87,7 @@ async def test_failure_carries_fail_code(
 
 
 async def test_no_output_success_has_no_urls(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """A no-output success reports an empty ``resultUrls``."""
     await configure(no_output_rate=1.0)
@@ -132,7 +133,7 @@ async def test_invalid_generation_is_refused(
 
 
 async def test_documented_defaults_fill_absent_fields(
-    sandbox: httpx.AsyncClient, app: Starlette, clock: FakeClock
+    sandbox: httpx.AsyncClient, app: Starlette, clock: Clock
 ) -> None:
     """Without mode and generationType a generation is TEXT_2_VIDEO in quality mode, and an
     extend without mode is fast, as apixo's docs default them."""
@@ -158,7 +159,7 @@ async def test_image_modes_accept_images(sandbox: httpx.AsyncClient) -> None:
     await submit(sandbox, generationType="REFERENCE_2_VIDEO", image_urls=urls, aspect_ratio="16:9")
 
 
-async def test_extend_of_a_finished_base(sandbox: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_extend_of_a_finished_base(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """An extend returns an ``extend_task_`` id polled under ``veo-3-1-extend``."""
     source = await submit(sandbox)
     clock.advance(10)
@@ -173,7 +174,7 @@ async def test_extend_of_a_finished_base(sandbox: httpx.AsyncClient, clock: Fake
 
 
 async def test_extend_refuses_unknown_expired_and_extended_sources(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """Unknown sources, extends of extends and expired sources get the documented 400."""
     response = await extend(sandbox, "task_unknown")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -12,13 +10,16 @@ import pytest
 from starlette.applications import Starlette
 
 from orchestrator.sandbox import SandboxConfig, create_sandbox_app
-from tests.sandbox.conftest import FakeClock, Receiver, client_for, eventually, serving
+from tests.callback_waits import skip_callback_waits
+from tests.clock import Clock
+from tests.eventually import eventually
+from tests.sandbox.conftest import Receiver, client_for, serving
 
 SCALE = 0.001
 APIXO_INPUT = {"mode": "fast", "prompt": "p", "generationType": "TEXT_2_VIDEO"}
 
 
-def sandbox_app(receiver: Receiver, clock: FakeClock, **config: Any) -> Starlette:
+def sandbox_app(receiver: Receiver, clock: Clock, **config: Any) -> Starlette:
     settings = SandboxConfig(**({"task_seconds": 0, "time_scale": SCALE, "seed": 1} | config))
     return create_sandbox_app(settings, callback_client=receiver.client(), clock=clock)
 
@@ -44,12 +45,12 @@ async def attempts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 async def logged_attempts(client: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
     """The attempt log once it holds ``count`` entries."""
-    for _ in range(600):
+
+    async def enough() -> list[dict[str, Any]] | None:
         log = await attempts(client)
-        if len(log) >= count:
-            return log
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"fewer than {count} callback attempts were logged")
+        return log if len(log) >= count else None
+
+    return await eventually(enough, what=f"{count} callback attempts in the log")
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,7 @@ async def logged_attempts(client: httpx.AsyncClient, count: int) -> list[dict[st
     ],
 )
 async def test_apimart_posts_the_status_body_to_webhook_callback(
-    clock: FakeClock, webhook: str, delivered_to: str
+    clock: Clock, webhook: str, delivered_to: str
 ) -> None:
     """apimart POSTs the terminal status body to the webhook URL + ``/callback``."""
     receiver = Receiver()
@@ -75,7 +76,7 @@ async def test_apimart_posts_the_status_body_to_webhook_callback(
         assert status["data"]["status"] == "completed"
 
 
-async def test_apixo_posts_to_the_exact_url(clock: FakeClock) -> None:
+async def test_apixo_posts_to_the_exact_url(clock: Clock) -> None:
     """apixo POSTs the status body, ``resultJson`` string included, to exactly ``callback_url``."""
     receiver = Receiver()
     async with serving(sandbox_app(receiver, clock)) as client:
@@ -88,7 +89,7 @@ async def test_apixo_posts_to_the_exact_url(clock: FakeClock) -> None:
         assert isinstance(json.loads(request.content)["data"]["resultJson"], str)
 
 
-async def test_failed_task_is_pushed_too(clock: FakeClock) -> None:
+async def test_failed_task_is_pushed_too(clock: Clock) -> None:
     """A task failing on content policy is pushed with its failed status."""
     receiver = Receiver()
     async with serving(sandbox_app(receiver, clock, content_policy_rate=1.0)) as client:
@@ -98,31 +99,34 @@ async def test_failed_task_is_pushed_too(clock: FakeClock) -> None:
         assert (data["state"], data["failCode"]) == ("failed", "CONTENT_VIOLATION")
 
 
-async def test_callback_waits_for_the_task_to_finish(clock: FakeClock) -> None:
-    """The callback arrives once the task's run time has passed, not at submit."""
+async def test_callback_waits_for_the_task_to_finish(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The callback goes out once the task's run time has passed, not at submit."""
+    skipped = skip_callback_waits(monkeypatch)
     receiver = Receiver()
-    async with serving(sandbox_app(receiver, clock, task_seconds=0.1)) as client:
+    async with serving(sandbox_app(receiver, clock, task_seconds=90)) as client:
         await apixo_submit(client, "http://hooks.test/cb")
-        assert receiver.requests == []
         await eventually(lambda: len(receiver.requests) == 1)
+    assert skipped.waits == [90]
 
 
-async def test_apimart_retries_5xx_on_its_schedule(clock: FakeClock) -> None:
+async def test_apimart_retries_5xx_on_its_schedule(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """5xx answers are retried after 10, 30 and 60 s (scaled), then delivery stops."""
+    skipped = skip_callback_waits(monkeypatch)
     receiver = Receiver(500, 502, 503, 500)
     async with serving(sandbox_app(receiver, clock)) as client:
         await apimart_submit(client, "http://hooks.test")
         await eventually(lambda: len(receiver.requests) == 4)
-        gaps = [later - earlier for earlier, later in pairwise(receiver.times)]
-        assert all(
-            gap / SCALE >= expected for gap, expected in zip(gaps, (10, 30, 60), strict=True)
-        )
+        assert skipped.waits == pytest.approx([0, 10 * SCALE, 30 * SCALE, 60 * SCALE])
         log = await logged_attempts(client, 4)
         assert [a["attempt"] for a in log] == [1, 2, 3, 4]
         assert [a["status"] for a in log] == [500, 502, 503, 500]
 
 
-async def test_apimart_stops_on_4xx(clock: FakeClock) -> None:
+async def test_apimart_stops_on_4xx(clock: Clock) -> None:
     """A 4xx answer ends apimart's delivery with no retry."""
     receiver = Receiver(404)
     async with serving(sandbox_app(receiver, clock)) as client:
@@ -132,7 +136,7 @@ async def test_apimart_stops_on_4xx(clock: FakeClock) -> None:
     assert len(receiver.requests) == 1
 
 
-async def test_apimart_retries_a_timeout(clock: FakeClock) -> None:
+async def test_apimart_retries_a_timeout(clock: Clock) -> None:
     """A receiver slower than the (scaled) 10 s timeout counts as a failed attempt."""
     receiver = Receiver(delay=0.05)
     async with serving(sandbox_app(receiver, clock)) as client:
@@ -142,20 +146,19 @@ async def test_apimart_retries_a_timeout(clock: FakeClock) -> None:
         assert (first["status"], first["error"]) == (None, "timeout")
 
 
-async def test_apixo_retries_until_200(clock: FakeClock) -> None:
-    """apixo needs exactly 200: other answers, 4xx included, are retried up to 3 times."""
+async def test_apixo_retries_until_200(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """apixo needs exactly 200: other answers, 4xx included, are retried after 30, 120 and
+    600 s (scaled)."""
+    skipped = skip_callback_waits(monkeypatch)
     receiver = Receiver(404, 204, 500, 200)
     async with serving(sandbox_app(receiver, clock)) as client:
         await apixo_submit(client, "http://hooks.test/cb")
         await eventually(lambda: len(receiver.requests) == 4)
-        gaps = [later - earlier for earlier, later in pairwise(receiver.times)]
-        assert all(
-            gap / SCALE >= expected for gap, expected in zip(gaps, (30, 120, 600), strict=True)
-        )
+        assert skipped.waits == pytest.approx([0, 30 * SCALE, 120 * SCALE, 600 * SCALE])
         assert [a["status"] for a in await logged_attempts(client, 4)] == [404, 204, 500, 200]
 
 
-async def test_duplicate_callback_is_delivered_twice(clock: FakeClock) -> None:
+async def test_duplicate_callback_is_delivered_twice(clock: Clock) -> None:
     """duplicate_callback_rate delivers the same body a second time."""
     receiver = Receiver()
     async with serving(sandbox_app(receiver, clock, duplicate_callback_rate=1.0)) as client:
@@ -166,7 +169,7 @@ async def test_duplicate_callback_is_delivered_twice(clock: FakeClock) -> None:
         assert [a["duplicate"] for a in await logged_attempts(client, 2)] == [False, True]
 
 
-async def test_dropped_callback_is_never_delivered(clock: FakeClock) -> None:
+async def test_dropped_callback_is_never_delivered(clock: Clock) -> None:
     """drop_callback_rate skips the delivery and says so in the attempt log."""
     receiver = Receiver()
     async with serving(sandbox_app(receiver, clock, drop_callback_rate=1.0)) as client:
@@ -176,7 +179,7 @@ async def test_dropped_callback_is_never_delivered(clock: FakeClock) -> None:
     assert receiver.requests == []
 
 
-async def test_no_callback_without_the_callback_fields(clock: FakeClock) -> None:
+async def test_no_callback_without_the_callback_fields(clock: Clock) -> None:
     """apixo async requests and apimart submits without ``webhook`` are never pushed."""
     receiver = Receiver()
     async with serving(sandbox_app(receiver, clock)) as client:
@@ -190,7 +193,7 @@ async def test_no_callback_without_the_callback_fields(clock: FakeClock) -> None
     assert receiver.requests == []
 
 
-async def test_shutdown_cancels_pending_deliveries(clock: FakeClock) -> None:
+async def test_shutdown_cancels_pending_deliveries(clock: Clock) -> None:
     """Leaving the lifespan cancels deliveries still waiting for their task."""
     receiver = Receiver()
     app = sandbox_app(receiver, clock, task_seconds=60)
@@ -201,7 +204,7 @@ async def test_shutdown_cancels_pending_deliveries(clock: FakeClock) -> None:
     assert receiver.requests == []
 
 
-async def test_callbacks_need_the_lifespan(clock: FakeClock) -> None:
+async def test_callbacks_need_the_lifespan(clock: Clock) -> None:
     """Without a running lifespan the attempt is logged as an error instead of leaking a task."""
     receiver = Receiver()
     async with client_for(sandbox_app(receiver, clock)) as client:

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from orchestrator.sandbox import SandboxConfig
-from tests.sandbox.conftest import Configure, FakeClock
+from tests.clock import Clock
+from tests.sandbox.conftest import Configure
 
 APIXO = "/apixo/api/v1/generateTask/veo-3-1"
 APIXO_INPUT = {"mode": "fast", "prompt": "p", "generationType": "TEXT_2_VIDEO"}
@@ -51,7 +52,7 @@ async def test_bad_config_is_refused_and_nothing_changes(
 
 
 async def test_runtime_config_applies_to_new_tasks(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """task_seconds 0 set at runtime makes the next task finished at its first poll."""
     await configure(task_seconds=0)
@@ -60,7 +61,7 @@ async def test_runtime_config_applies_to_new_tasks(
     assert video["status"] == "completed"
 
 
-async def test_tasks_lists_what_was_accepted(sandbox: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_tasks_lists_what_was_accepted(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """Every accepted task is listed with its provider, kind, source, model, prompt and state."""
     await sandbox.post("/octopusx/v1/videos", json={"model": "veo_3_1", "prompt": "base"})
     [base] = await tasks(sandbox)

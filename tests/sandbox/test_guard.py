@@ -10,7 +10,8 @@ import pytest
 from starlette.applications import Starlette
 
 from orchestrator.sandbox import SandboxConfig, create_sandbox_app
-from tests.sandbox.conftest import Configure, FakeClock, client_for
+from tests.clock import Clock
+from tests.sandbox.conftest import Configure, client_for
 
 SUBMITS: dict[str, tuple[str, dict[str, Any]]] = {
     "apimart": ("/apimart/v1/videos/generations", {"model": "veo3.1-fast", "prompt": "p"}),
@@ -54,7 +55,7 @@ async def test_missing_or_malformed_key_is_401(
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_configured_key_must_match(clock: FakeClock, provider: str) -> None:
+async def test_configured_key_must_match(clock: Clock, provider: str) -> None:
     """With ``api_key`` set, only that key is accepted."""
     app: Starlette = create_sandbox_app(SandboxConfig(api_key="s3cret"), clock=clock)
     async with client_for(app, authorization="Bearer s3cret") as client:
@@ -94,7 +95,7 @@ async def test_faults_hit_status_requests(sandbox: httpx.AsyncClient, configure:
 
 
 async def test_faults_spare_media_content_and_inspection(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """Result links, ``/content`` and ``/_sandbox`` routes never meet injected faults."""
     video_id = (await submit(sandbox, "octopusx")).json()["id"]

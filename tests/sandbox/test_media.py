@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from orchestrator.sandbox.media import RangeNotSatisfiable, byte_range, sample_video
-from tests.sandbox.conftest import Configure, FakeClock
+from tests.clock import Clock
+from tests.sandbox.conftest import Configure
 
 SIZE = 1000
 
@@ -45,7 +46,7 @@ def test_sample_is_a_small_mp4() -> None:
     assert 1_000 < len(data) < 50_000
 
 
-async def finished_url(sandbox: httpx.AsyncClient, clock: FakeClock) -> tuple[str, int]:
+async def finished_url(sandbox: httpx.AsyncClient, clock: Clock) -> tuple[str, int]:
     response = await sandbox.post("/octopusx/v1/videos", json={"model": "veo_3_1", "prompt": "p"})
     video_id = response.json()["id"]
     clock.advance(10)
@@ -53,7 +54,7 @@ async def finished_url(sandbox: httpx.AsyncClient, clock: FakeClock) -> tuple[st
     return video["video_url"], video["expires_at"]
 
 
-async def test_media_ranges(sandbox: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_media_ranges(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """Full GET is 200, a range is 206 with Content-Range, an impossible range 416."""
     url, _ = await finished_url(sandbox, clock)
     data = sample_video()
@@ -72,7 +73,7 @@ async def test_media_ranges(sandbox: httpx.AsyncClient, clock: FakeClock) -> Non
 
 
 async def test_media_expires_at_the_reported_time(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """The link works until the reported ``expires_at`` and answers 410 from then on."""
     await configure(url_ttl_s=120)
@@ -85,7 +86,7 @@ async def test_media_expires_at_the_reported_time(
 
 
 async def test_media_is_404_before_success_and_for_unknown_tokens(
-    sandbox: httpx.AsyncClient, clock: FakeClock
+    sandbox: httpx.AsyncClient, clock: Clock
 ) -> None:
     """Unknown tokens and unfinished tasks have no video yet."""
     assert (await sandbox.get("/_sandbox/media/nope.mp4")).status_code == 404
@@ -95,7 +96,7 @@ async def test_media_is_404_before_success_and_for_unknown_tokens(
 
 
 async def test_content_route_expires_too(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """``/content`` answers 410 once the link lifetime is over."""
     await configure(url_ttl_s=60)

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from orchestrator.sandbox.media import sample_video
-from tests.sandbox.conftest import Configure, FakeClock
+from tests.clock import Clock
+from tests.sandbox.conftest import Configure
 
 VIDEOS = "/octopusx/v1/videos"
 BASE = {"model": "veo_3_1-fast", "prompt": "a cow on a hill"}
@@ -29,7 +30,7 @@ async def fetch(sandbox: httpx.AsyncClient, video_id: str) -> dict[str, Any]:
 
 
 async def test_submit_answers_a_queued_video_object(
-    sandbox: httpx.AsyncClient, clock: FakeClock
+    sandbox: httpx.AsyncClient, clock: Clock
 ) -> None:
     """A generation answers the documented object with a string ``seconds``."""
     video = await submit(sandbox, size="720x1280")
@@ -57,9 +58,7 @@ async def test_duration_aliases(
     assert (await submit(sandbox, **changes))["seconds"] == seconds
 
 
-async def test_running_object_has_placeholders(
-    sandbox: httpx.AsyncClient, clock: FakeClock
-) -> None:
+async def test_running_object_has_placeholders(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """While running: ``completed_at`` 0, empty error strings and an empty ``video_url``."""
     video_id = (await submit(sandbox))["id"]
     clock.advance(5)
@@ -72,9 +71,7 @@ async def test_running_object_has_placeholders(
     assert video["remixed_from_video_id"] == ""
 
 
-async def test_completed_object_has_a_working_url(
-    sandbox: httpx.AsyncClient, clock: FakeClock
-) -> None:
+async def test_completed_object_has_a_working_url(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """Once completed: ``video_url`` downloads the MP4 and ``expires_at`` is 24 h later."""
     video_id = (await submit(sandbox))["id"]
     clock.advance(10)
@@ -87,7 +84,7 @@ async def test_completed_object_has_a_working_url(
 
 
 async def test_failed_object_carries_the_error(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """A content-policy failure fills ``error`` and leaves ``video_url`` empty."""
     await configure(content_policy_rate=1.0)
@@ -129,7 +126,7 @@ async def remix(sandbox: httpx.AsyncClient, source: str, **changes: Any) -> http
     return await sandbox.post(f"{VIDEOS}/{source}/remix", json=body)
 
 
-async def test_remix_names_its_source(sandbox: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_remix_names_its_source(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """A remix answers a queued object pointing back at the source video."""
     source = (await submit(sandbox, size="720x1280"))["id"]
     clock.advance(10)
@@ -145,7 +142,7 @@ async def test_remix_names_its_source(sandbox: httpx.AsyncClient, clock: FakeClo
 
 @pytest.mark.parametrize("missing", ["prompt", "model"])
 async def test_remix_needs_prompt_and_model(
-    sandbox: httpx.AsyncClient, clock: FakeClock, missing: str
+    sandbox: httpx.AsyncClient, clock: Clock, missing: str
 ) -> None:
     """A remix without ``prompt`` or ``model`` answers 400."""
     source = (await submit(sandbox))["id"]
@@ -156,7 +153,7 @@ async def test_remix_needs_prompt_and_model(
 
 
 async def test_remix_source_rules(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """Unknown and expired sources are 404; running and failed sources are 400."""
     await configure(url_ttl_s=60)
@@ -174,7 +171,7 @@ async def test_remix_source_rules(
 
 
 async def test_content_route_serves_a_no_output_success(
-    sandbox: httpx.AsyncClient, clock: FakeClock, configure: Configure
+    sandbox: httpx.AsyncClient, clock: Clock, configure: Configure
 ) -> None:
     """A success with an empty ``video_url`` still downloads through ``/content``."""
     await configure(no_output_rate=1.0)
@@ -188,7 +185,7 @@ async def test_content_route_serves_a_no_output_success(
     assert response.content == sample_video()
 
 
-async def test_content_route_needs_the_key(sandbox: httpx.AsyncClient, clock: FakeClock) -> None:
+async def test_content_route_needs_the_key(sandbox: httpx.AsyncClient, clock: Clock) -> None:
     """``/content`` without a Bearer key answers 401."""
     video_id = (await submit(sandbox))["id"]
     clock.advance(10)

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from orchestrator.cli.demo import free_port
 from orchestrator.sandbox import SandboxConfig, serve
+from tests.eventually import eventually
+from tests.loopback import free_port
 from tests.sandbox.conftest import AUTH
 
 
@@ -20,12 +21,14 @@ async def running(config: SandboxConfig) -> AsyncIterator[httpx.AsyncClient]:
     server = asyncio.create_task(serve(config, "127.0.0.1", port))
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url, headers=AUTH) as client:
-        for _ in range(200):
+
+        async def answering() -> bool:
             try:
-                await client.get("/_sandbox/health")
-                break
+                return (await client.get("/_sandbox/health")).status_code == 200
             except httpx.ConnectError:
-                await asyncio.sleep(0.01)
+                return False
+
+        await eventually(answering, what="the sandbox to answer")
         try:
             yield client
         finally:
@@ -43,11 +46,11 @@ async def test_serves_over_loopback_and_delivers_callbacks() -> None:
         task_id = submitted.json()["data"][0]["task_id"]
         status = await client.get(f"/apimart/v1/tasks/{task_id}")
         assert status.json()["data"]["status"] == "completed"
-        for _ in range(200):
-            log = (await client.get("/_sandbox/callbacks")).json()
-            if log:
-                break
-            await asyncio.sleep(0.01)
+
+        async def logged() -> list[dict[str, object]] | None:
+            return (await client.get("/_sandbox/callbacks")).json() or None
+
+        log = await eventually(logged, what="the callback attempt in the log")
         # The sandbox has no /_sandbox/callback route: a 404 proves the POST arrived, and
         # apimart stops on any 4xx.
         assert [(a["url"], a["status"]) for a in log] == [(f"{webhook}/callback", 404)]

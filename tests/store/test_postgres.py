@@ -13,6 +13,7 @@ from orchestrator.domain.models import EventDraft, PipelineView, StepStatus
 from orchestrator.store import Store, Transaction, open_store
 from orchestrator.store.postgres import numbered
 from orchestrator.transitions import commit_transition
+from tests.eventually import eventually
 from tests.store import sql
 from tests.store.builders import NOW, create, make_view
 
@@ -172,12 +173,14 @@ async def test_a_deadlock_victim_is_run_again(pg_url: str) -> None:
     try:
         await create(store, make_view("pl_1"), make_view("pl_2"))
         runs: list[str] = []
+        holds = {"pl_1": asyncio.Event(), "pl_2": asyncio.Event()}
 
         def locking(first: str, second: str) -> Callable[[Transaction], Awaitable[str]]:
             async def job(tx: Transaction) -> str:
                 runs.append(first)
                 await tx.pipelines.lock_pipelines([first])
-                await asyncio.sleep(0.2)
+                holds[first].set()
+                await holds[second].wait()  # each holds one lock and asks for the other
                 await tx.pipelines.lock_pipelines([second])
                 return first
 
@@ -192,52 +195,84 @@ async def test_a_deadlock_victim_is_run_again(pg_url: str) -> None:
         await store.close()
 
 
+async def lock_waiters(pg_url: str) -> int:
+    """Connections of this test's database waiting for a lock."""
+    query = (
+        "SELECT COUNT(*) AS n FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    [row] = await sql.rows(pg_url, query)
+    return int(row["n"])
+
+
 @pytest.mark.postgres
 async def test_event_ids_follow_commit_order(pg_url: str) -> None:
     """A reader that has seen event id N has seen every event numbered below N: a writer that
     appends events while another's are uncommitted waits for that commit (SSE resumes by id)."""
     store = await open_store(pg_url)
+    numbered, release = asyncio.Event(), asyncio.Event()
     try:
         await create(store, make_view("pl_a"), make_view("pl_b"))
 
-        def appending(pipeline_id: str, hold: float) -> Callable[[Transaction], Awaitable[None]]:
+        def appending(pipeline_id: str) -> Callable[[Transaction], Awaitable[None]]:
             async def job(tx: Transaction) -> None:
                 view = (await tx.pipelines.load([pipeline_id]))[pipeline_id]
                 await commit_transition(tx, [(view, view)], NOW, [EventDraft("tick", pipeline_id)])
-                await asyncio.sleep(hold)
+                if pipeline_id == "pl_a":
+                    numbered.set()
+                    await release.wait()
 
             return job
 
-        slow = asyncio.create_task(store.run(appending("pl_a", 0.3)))
-        await asyncio.sleep(0.1)  # pl_a's event is numbered, not committed
-        await store.run(appending("pl_b", 0))
+        slow = asyncio.create_task(store.run(appending("pl_a")))
+        await numbered.wait()  # pl_a's event is numbered, not committed
+        fast = asyncio.create_task(store.run(appending("pl_b")))
+
+        async def held_or_done() -> bool:
+            return fast.done() or await lock_waiters(pg_url) > 0
+
+        await eventually(held_or_done, what="pl_b's writer to wait or finish")
+        assert not fast.done(), "pl_b committed an event while pl_a's lower id was uncommitted"
+        before = [e.id for e in await store.events_after(0)]
+        release.set()
+        await asyncio.gather(slow, fast)
         seen = [e.id for e in await store.events_after(0)]
-        await slow
+        assert len(before) == 2  # the two created events only
         assert seen == sorted(seen)
         assert len(seen) == 4  # two created, pl_a's tick (committed first), pl_b's tick
     finally:
+        release.set()  # a failed assertion must not leave pl_a's transaction open
         await store.close()
 
 
 @pytest.mark.postgres
 async def test_a_commit_with_events_wakes_the_other_replicas(pg_url: str) -> None:
     """LISTEN/NOTIFY: events committed by one store wake every other store's listener, not
-    its own; a transaction with nothing for others (a heartbeat) wakes nobody."""
+    its own; a transaction with nothing for others (a heartbeat) wakes nobody.
+
+    A listening connection hears notifications in commit order, so once a store has heard a
+    later commit, it has heard every earlier one too: counting wake-ups needs no waiting."""
     one, two = await open_store(pg_url), await open_store(pg_url)
     try:
-        heard = {"one": asyncio.Event(), "two": asyncio.Event()}
-        await one.listen(heard["one"].set)
-        await two.listen(heard["two"].set)
-        await asyncio.sleep(0.3)  # listening (a first wake-up says so)
-        for event in heard.values():
-            event.clear()
+        wakes = {"one": 0, "two": 0}
+
+        def waking(name: str) -> Callable[[], None]:
+            def woken() -> None:
+                wakes[name] += 1
+
+            return woken
+
+        await one.listen(waking("one"))
+        await two.listen(waking("two"))
+        await eventually(lambda: wakes["one"] and wakes["two"], what="both listening")
+        wakes.update(one=0, two=0)  # each says it listens with a first wake-up
         await one.run(lambda tx: tx.replicas.heartbeat("r1", NOW, NOW - 86_400))
-        await asyncio.sleep(0.2)
-        assert not heard["two"].is_set()
         await create(one, make_view("pl_a"))
-        await asyncio.wait_for(heard["two"].wait(), 5)
-        await asyncio.sleep(0.2)
-        assert not heard["one"].is_set()
+        await eventually(lambda: wakes["two"] > 0, what="two to hear one's events")
+        assert wakes["two"] == 1  # the events; the heartbeat before them woke nobody
+        await create(two, make_view("pl_b"))
+        await eventually(lambda: wakes["one"] > 0, what="one to hear two's events")
+        assert wakes["one"] == 1  # two's events, not its own earlier ones
     finally:
         await one.close()
         await two.close()

@@ -20,17 +20,10 @@ from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.endpoints import WebhookOperations
 from orchestrator.webhooks.signing import new_secret
 from orchestrator.webhooks.ssrf import Delivery, WebhookSender
+from tests.clock import Clock
 from tests.fakes import FakeProvider
 
 HOOK = "https://hooks.example/reelay"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
