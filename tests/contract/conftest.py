@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httpx
 import pytest_asyncio
@@ -36,7 +36,6 @@ APIFREE_MODEL = "veo-3.1-fast"
 """apifree documents no Veo id (D2), so its adapter gets a default model from settings."""
 
 POLL_S = 0.02
-T = TypeVar("T")
 
 
 class AdapterFactory(Protocol):

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from orchestrator.domain.values import TaskState
-from tests.callback_waits import skip_callback_waits
+from orchestrator.sandbox import callbacks
 from tests.contract.conftest import (
     CALLBACK_PROVIDERS,
     AdapterFactory,
@@ -25,6 +25,7 @@ from tests.contract.conftest import (
 )
 from tests.eventually import eventually
 from tests.loopback import serve_app
+from tests.skipped_waits import skip_waits
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -32,7 +33,7 @@ HOOK = "/hooks/t0k3n"
 DELIVERED_PATH = {"apimart": HOOK + "/callback", "apixo": HOOK}
 """apimart appends ``/callback`` to the webhook; apixo posts to the exact URL (D7)."""
 RETRY_DELAYS_S = {"apimart": [10.0, 30.0, 60.0], "apixo": [30.0, 120.0, 600.0]}
-"""The waits before each retry. Tests that need retries skip the waits (``skip_callback_waits``)
+"""The waits before each retry. Tests that need retries skip the waits (``skip_waits``)
 rather than shrink them: a shrunken schedule shrinks the delivery timeout too, and a loaded
 machine then turns a slow loopback answer into a failed attempt."""
 
@@ -189,7 +190,7 @@ async def test_a_failing_receiver_gets_retries_on_schedule(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A receiver answering 500 gets the first POST and three retries, each after its delay."""
-    skipped = skip_callback_waits(monkeypatch)
+    skipped = skip_waits(monkeypatch, callbacks)
     receiver.answer = 500
     provider = adapter(name)
     task = await submit_base(provider, callback_url=receiver.root + HOOK)
@@ -213,7 +214,7 @@ async def test_a_4xx_from_the_receiver_stops_only_apimart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """apimart gives up on a 4xx answer; apixo retries anything but 200."""
-    skip_callback_waits(monkeypatch)
+    skip_waits(monkeypatch, callbacks)
     receiver.answer = 404
     provider = adapter(name)
     await submit_base(provider, callback_url=receiver.root + HOOK)

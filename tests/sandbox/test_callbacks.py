@@ -9,11 +9,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from orchestrator.sandbox import SandboxConfig, create_sandbox_app
-from tests.callback_waits import skip_callback_waits
+from orchestrator.sandbox import SandboxConfig, callbacks, create_sandbox_app
 from tests.clock import Clock
 from tests.eventually import eventually
 from tests.sandbox.conftest import Receiver, client_for, serving
+from tests.skipped_waits import skip_waits
 
 SCALE = 0.001
 APIXO_INPUT = {"mode": "fast", "prompt": "p", "generationType": "TEXT_2_VIDEO"}
@@ -103,7 +103,7 @@ async def test_callback_waits_for_the_task_to_finish(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The callback goes out once the task's run time has passed, not at submit."""
-    skipped = skip_callback_waits(monkeypatch)
+    skipped = skip_waits(monkeypatch, callbacks)
     receiver = Receiver()
     async with serving(sandbox_app(receiver, clock, task_seconds=90)) as client:
         await apixo_submit(client, "http://hooks.test/cb")
@@ -115,7 +115,7 @@ async def test_apimart_retries_5xx_on_its_schedule(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """5xx answers are retried after 10, 30 and 60 s (scaled), then delivery stops."""
-    skipped = skip_callback_waits(monkeypatch)
+    skipped = skip_waits(monkeypatch, callbacks)
     receiver = Receiver(500, 502, 503, 500)
     async with serving(sandbox_app(receiver, clock)) as client:
         await apimart_submit(client, "http://hooks.test")
@@ -149,7 +149,7 @@ async def test_apimart_retries_a_timeout(clock: Clock) -> None:
 async def test_apixo_retries_until_200(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     """apixo needs exactly 200: other answers, 4xx included, are retried after 30, 120 and
     600 s (scaled)."""
-    skipped = skip_callback_waits(monkeypatch)
+    skipped = skip_waits(monkeypatch, callbacks)
     receiver = Receiver(404, 204, 500, 200)
     async with serving(sandbox_app(receiver, clock)) as client:
         await apixo_submit(client, "http://hooks.test/cb")
