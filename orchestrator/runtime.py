@@ -188,6 +188,7 @@ async def open_runtime(
                 parsers,
                 on_reject=metrics.callback_rejected,
                 on_accept=metrics.callback_accepted,
+                body_timeout_s=settings.callback_body_timeout_s,
             ),
             tokens=tokens,
             deliverer=deliverer,
