@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from orchestrator.providers.base import Provider
 from orchestrator.providers.registry import build_providers
 from orchestrator.secrets import signing_secrets, webhook_secrets
 from orchestrator.settings import Settings
+from orchestrator.startup import DatabaseLock, check_database_url, listen, refusal
 from orchestrator.store import Store, open_store
 from orchestrator.transport import AiohttpTransport
 from orchestrator.webhooks.delivery import Deliverer
@@ -84,11 +86,17 @@ async def open_runtime(
     providers: Mapping[str, Provider] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Runtime]:
+    """Open everything ``serve`` runs; a SQLite file is refused if another process has it."""
     clients: list[httpx.AsyncClient] = []
     if providers is None:
         providers, clients = build_providers(settings)
     redact.install()
-    store = await open_store(settings.database_url)
+    lock = DatabaseLock.acquire(settings.database_url)
+    try:
+        store = await open_store(settings.database_url)
+    except BaseException:
+        lock.release()
+        raise
     metrics = Metrics(store, providers)
     inbox: CallbackInbox | None = None
     engine: Engine | None = None
@@ -211,6 +219,7 @@ async def open_runtime(
         if storage is not None:
             await storage.aclose()
         await store.close()
+        lock.release()
         for client in clients:
             await client.aclose()
 
@@ -237,6 +246,36 @@ def _server(app: Starlette, host: str, port: int, log_level: str) -> _Server:
     return _Server(config)
 
 
+@contextlib.asynccontextmanager
+async def _listening_runtime(
+    settings: Settings,
+) -> AsyncIterator[tuple[Runtime, socket.socket, socket.socket]]:
+    """The runtime and its two listening sockets, bound first: a port in use (another reelay
+    here, say) is refused before anything touches the database. Known start-up failures are
+    raised as ``CannotStart``."""
+    check_database_url(settings.database_url)
+    async with contextlib.AsyncExitStack() as stack:
+        api = stack.enter_context(
+            listen(settings.api_host, settings.api_port, "REELAY_API_HOST", "REELAY_API_PORT")
+        )
+        public = stack.enter_context(
+            listen(
+                settings.public_host,
+                settings.public_port,
+                "REELAY_PUBLIC_HOST",
+                "REELAY_PUBLIC_PORT",
+            )
+        )
+        try:
+            rt = await stack.enter_async_context(open_runtime(settings))
+        except Exception as exc:
+            known = refusal(exc, settings)
+            if known is None or known is exc:
+                raise
+            raise known from exc
+        yield rt, api, public
+
+
 async def serve(
     settings: Settings,
     *,
@@ -253,7 +292,16 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with open_runtime(settings) as rt:
+    try:
+        await _serve(settings, started, stop)
+    finally:  # whatever ended it, the signals' default actions come back
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+async def _serve(settings: Settings, started: asyncio.Event | None, stop: asyncio.Event) -> None:
+    async with _listening_runtime(settings) as (rt, api_socket, public_socket):
         api = _server(rt.api_app, settings.api_host, settings.api_port, settings.log_level)
         public = _server(
             rt.public_app, settings.public_host, settings.public_port, settings.log_level
@@ -275,17 +323,17 @@ async def serve(
             tg.create_task(rt.downloader.run())
             if rt.pruner is not None:
                 tg.create_task(rt.pruner.run())
-            tg.create_task(api.serve())
-            tg.create_task(public.serve())
+            tg.create_task(api.serve(sockets=[api_socket]))
+            tg.create_task(public.serve(sockets=[public_socket]))
             tg.create_task(stopper())
             while not (api.started and public.started):  # noqa: ASYNC110 - uvicorn has no event
                 await asyncio.sleep(0.01)
             log.info(
                 "reelay serving: API http://%s:%d, receiver http://%s:%d, database %s",
                 settings.api_host,
-                settings.api_port,
+                api_socket.getsockname()[1],
                 settings.public_host,
-                settings.public_port,
+                public_socket.getsockname()[1],
                 settings.database_url,
             )
             if started is not None:
