@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from orchestrator.providers.base import Provider
 from orchestrator.providers.registry import build_providers
 from orchestrator.secrets import signing_secrets, webhook_secrets
 from orchestrator.settings import Settings
+from orchestrator.startup import DatabaseLock, check_database_url, listen, refusal
 from orchestrator.store import Store, open_store
 from orchestrator.transport import AiohttpTransport
 from orchestrator.webhooks.delivery import Deliverer
@@ -84,6 +86,7 @@ async def open_runtime(
     providers: Mapping[str, Provider] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Runtime]:
+    """Open everything ``serve`` runs; a SQLite file is refused if another process has it."""
     async with contextlib.AsyncExitStack() as stack:
         observers = provider_http.Observers()
         if providers is None:
@@ -91,6 +94,8 @@ async def open_runtime(
             for client in clients:
                 await stack.enter_async_context(client)
         redact.install()
+        lock = DatabaseLock.acquire(settings.database_url)
+        stack.callback(lock.release)
         store = await open_store(settings.database_url)
         stack.push_async_callback(store.close)
         metrics = Metrics(store, providers)
@@ -194,6 +199,7 @@ async def open_runtime(
                 parsers,
                 on_reject=metrics.callback_rejected,
                 on_accept=metrics.callback_accepted,
+                body_timeout_s=settings.callback_body_timeout_s,
             ),
             tokens=tokens,
             deliverer=deliverer,
@@ -227,6 +233,36 @@ def _server(app: Starlette, host: str, port: int, log_level: str) -> _Server:
     return _Server(config)
 
 
+@contextlib.asynccontextmanager
+async def _listening_runtime(
+    settings: Settings,
+) -> AsyncIterator[tuple[Runtime, socket.socket, socket.socket]]:
+    """The runtime and its two listening sockets, bound first: a port in use (another reelay
+    here, say) is refused before anything touches the database. Known start-up failures are
+    raised as ``CannotStart``."""
+    check_database_url(settings.database_url)
+    async with contextlib.AsyncExitStack() as stack:
+        api = stack.enter_context(
+            listen(settings.api_host, settings.api_port, "REELAY_API_HOST", "REELAY_API_PORT")
+        )
+        public = stack.enter_context(
+            listen(
+                settings.public_host,
+                settings.public_port,
+                "REELAY_PUBLIC_HOST",
+                "REELAY_PUBLIC_PORT",
+            )
+        )
+        try:
+            rt = await stack.enter_async_context(open_runtime(settings))
+        except Exception as exc:
+            known = refusal(exc, settings)
+            if known is None or known is exc:
+                raise
+            raise known from exc
+        yield rt, api, public
+
+
 async def serve(
     settings: Settings,
     *,
@@ -243,7 +279,16 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with open_runtime(settings) as rt:
+    try:
+        await _serve(settings, started, stop)
+    finally:  # whatever ended it, the signals' default actions come back
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+async def _serve(settings: Settings, started: asyncio.Event | None, stop: asyncio.Event) -> None:
+    async with _listening_runtime(settings) as (rt, api_socket, public_socket):
         api = _server(rt.api_app, settings.api_host, settings.api_port, settings.log_level)
         public = _server(
             rt.public_app, settings.public_host, settings.public_port, settings.log_level
@@ -265,17 +310,17 @@ async def serve(
             tg.create_task(rt.downloader.run())
             if rt.pruner is not None:
                 tg.create_task(rt.pruner.run())
-            tg.create_task(api.serve())
-            tg.create_task(public.serve())
+            tg.create_task(api.serve(sockets=[api_socket]))
+            tg.create_task(public.serve(sockets=[public_socket]))
             tg.create_task(stopper())
             while not (api.started and public.started):  # noqa: ASYNC110 - uvicorn has no event
                 await asyncio.sleep(0.01)
             log.info(
                 "reelay serving: API http://%s:%d, receiver http://%s:%d, database %s",
                 settings.api_host,
-                settings.api_port,
+                api_socket.getsockname()[1],
                 settings.public_host,
-                settings.public_port,
+                public_socket.getsockname()[1],
                 settings.database_url,
             )
             if started is not None:

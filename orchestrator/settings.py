@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     callback_token_max_age_s: int = Field(
         default=7 * 24 * 3600, gt=0, description="How long a callback URL stays valid"
     )
+    callback_body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest the public receiver waits for a callback's whole body (then 408)",
+    )
     callback_confirm: bool = Field(
         default=True,
         description="Confirm a callback's state through the provider's status API before acting",

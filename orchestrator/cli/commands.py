@@ -18,8 +18,10 @@ from orchestrator.cli.progress import pipeline_block, watch
 from orchestrator.cli.watch import watch_events
 from orchestrator.errors import Rejected
 from orchestrator.settings import ConfigError, load_settings
+from orchestrator.startup import EXIT_CODE, CannotStart, listen, refusal_in
 
 DEFAULT_API_URL = "http://127.0.0.1:8081"
+SERVICES = ("serve", "sandbox", "demo")
 
 
 class UsageError(Rejected):
@@ -213,6 +215,25 @@ async def _fetch(client: ApiClient, pipeline_id: str, target: Path, *, every_ste
     return 0
 
 
+def _sandbox(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from orchestrator.sandbox import SandboxConfig, addresses, create_sandbox_app
+
+    overrides = {"task_seconds": args.task_seconds} if args.task_seconds is not None else {}
+    config = SandboxConfig(**overrides)
+    if args.print_env:
+        print("\n".join(addresses.env_lines(args.host, args.port, config.api_key)))
+        return 0
+    sock = listen(args.host, args.port, "--host", "--port")  # refused before the line below
+    print(addresses.startup_line(args.host, args.port), flush=True)
+    app = create_sandbox_app(config)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")).run(
+        sockets=[sock]
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.configure("warning" if args.command != "sandbox" else "info")
@@ -224,15 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logs.configure(settings.log_level, settings.log_format)
             eventloop.run(serve(settings))
         elif args.command == "sandbox":
-            from orchestrator.sandbox import SandboxConfig, addresses, run
-
-            overrides = {"task_seconds": args.task_seconds} if args.task_seconds is not None else {}
-            config = SandboxConfig(**overrides)
-            if args.print_env:
-                print("\n".join(addresses.env_lines(args.host, args.port, config.api_key)))
-                return 0
-            print(addresses.startup_line(args.host, args.port), flush=True)
-            run(args.host, args.port, config)
+            return _sandbox(args)
         elif args.command == "demo":
             from orchestrator.cli.demo import run_demo
 
@@ -241,9 +254,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             return eventloop.run(_client_command(args))
-    except (ApiError, ConfigError, UsageError, OSError) as exc:
+    except (ApiError, ConfigError, UsageError, CannotStart) as exc:
         print(f"reelay: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CODE
+    except OSError as exc:
+        if args.command in SERVICES:
+            raise  # not a known start-up failure (those are CannotStart): a bug to show whole
+        print(f"reelay: {exc}", file=sys.stderr)
+        return EXIT_CODE
+    except BaseExceptionGroup as group:  # the demo's task group, ended by a refusal
+        refused = refusal_in(group)
+        if refused is None:
+            raise
+        print(f"reelay: {refused}", file=sys.stderr)
+        return EXIT_CODE
     except KeyboardInterrupt:
         return 130
     return 0
