@@ -216,9 +216,7 @@ async def _fetch(client: ApiClient, pipeline_id: str, target: Path, *, every_ste
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from orchestrator.sandbox import SandboxConfig, addresses, create_sandbox_app
+    from orchestrator.sandbox import SandboxConfig, addresses, run
 
     overrides = {"task_seconds": args.task_seconds} if args.task_seconds is not None else {}
     config = SandboxConfig(**overrides)
@@ -227,10 +225,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         return 0
     sock = listen(args.host, args.port, "--host", "--port")  # refused before the line below
     print(addresses.startup_line(args.host, args.port), flush=True)
-    app = create_sandbox_app(config)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")).run(
-        sockets=[sock]
-    )
+    run(args.host, args.port, config, sock=sock)
     return 0
 
 

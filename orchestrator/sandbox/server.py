@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import uvicorn
 
@@ -37,7 +38,13 @@ async def serve(config: SandboxConfig, host: str = DEFAULT_HOST, port: int = DEF
 
 
 def run(
-    host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, config: SandboxConfig | None = None
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    config: SandboxConfig | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve until interrupted, on uvicorn's preferred event loop; config defaults to the env."""
-    _server(config or SandboxConfig(), host, port).run()
+    """Serve until interrupted, on uvicorn's preferred event loop; config defaults to the env.
+    ``sock``, when given, is a socket already bound to ``host:port`` (so a port in use was
+    refused before anything was printed)."""
+    server = _server(config or SandboxConfig(), host, port)
+    server.run(sockets=None if sock is None else [sock])

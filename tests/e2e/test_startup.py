@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.loopback import free_port
 from tests.e2e.helpers import reelay_process
+from tests.loopback import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shlex
+import socket
 
 import pytest
 
 from orchestrator import cli
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.settings import PROVIDER_NAMES
-from tests.loopback import SANDBOX_PREFIX
+from tests.loopback import SANDBOX_PREFIX, free_port
 
 
 def exported(lines: str) -> dict[str, str]:
@@ -50,13 +51,18 @@ def test_start_prints_its_address_and_base_urls(
 ) -> None:
     """One line on start, before serving: the address and every provider's base URL."""
     started: list[tuple[str, int, SandboxConfig]] = []
-    monkeypatch.setattr(
-        "orchestrator.sandbox.run", lambda host, port, config: started.append((host, port, config))
-    )
-    assert cli.main(["sandbox", "--port", "9124", "--task-seconds", "2"]) == 0
+
+    def run(host: str, port: int, config: SandboxConfig, sock: socket.socket) -> None:
+        assert sock.getsockname() == (host, port)  # bound before the line was printed
+        sock.close()
+        started.append((host, port, config))
+
+    monkeypatch.setattr("orchestrator.sandbox.run", run)
+    port = free_port()
+    assert cli.main(["sandbox", "--port", str(port), "--task-seconds", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("reelay sandbox on http://127.0.0.1:9124")
+    assert lines[0].startswith(f"reelay sandbox on http://127.0.0.1:{port}")
     for name in PROVIDER_NAMES:
-        assert f"{name} http://127.0.0.1:9124{SANDBOX_PREFIX[name]}" in lines[0]
-    assert [(h, p, c.task_seconds) for h, p, c in started] == [("127.0.0.1", 9124, 2.0)]
+        assert f"{name} http://127.0.0.1:{port}{SANDBOX_PREFIX[name]}" in lines[0]
+    assert [(h, p, c.task_seconds) for h, p, c in started] == [("127.0.0.1", port, 2.0)]
