@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from orchestrator import eventloop
+from orchestrator.common import eventloop
 
 HEADERS = {"Content-Type": "application/json"}
 

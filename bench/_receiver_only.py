@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator import eventloop, redact
+from orchestrator.common import eventloop, redact
 from orchestrator.intake import CallbackInbox
 from orchestrator.providers.apixo import ApixoProvider
 from orchestrator.providers.config import ApixoSettings

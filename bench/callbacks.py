@@ -43,11 +43,11 @@ from typing import IO, Any
 import aiohttp
 import httpx
 
-from orchestrator import eventloop
+from orchestrator.common import eventloop
+from orchestrator.common.ports import free_port
 from orchestrator.domain.callbacks import CallbackTarget
 from orchestrator.domain.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
 from orchestrator.domain.values import VideoParams
-from orchestrator.ports import free_port
 from orchestrator.settings import PROVIDER_NAMES
 from orchestrator.store import Transaction, open_store
 from receiver.tokens import CallbackTokens

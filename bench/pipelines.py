@@ -21,9 +21,9 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator import eventloop
+from orchestrator.common import eventloop
+from orchestrator.common.ports import free_port
 from orchestrator.plans import PipelineRequest
-from orchestrator.ports import free_port
 from orchestrator.runtime import open_runtime
 from orchestrator.settings import PROVIDER_NAMES, load_settings
 

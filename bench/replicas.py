@@ -58,10 +58,10 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from bench.pipelines import PREFIX, body, sandbox_process
-from orchestrator import eventloop
-from orchestrator.ports import free_port
+from orchestrator.common import eventloop
+from orchestrator.common.ports import free_port
+from orchestrator.common.transport import AiohttpTransport
 from orchestrator.settings import PROVIDER_NAMES
-from orchestrator.transport import AiohttpTransport
 
 CONFIG_KEYS = ("sqlite", "pg1", "pg2")
 CONFIG_NAMES = ("SQLite, 1 replica", "PostgreSQL, 1 replica", "PostgreSQL, 2 replicas")

@@ -22,10 +22,10 @@ from pathlib import Path
 import httpx
 
 from bench.pipelines import PREFIX, body, sandbox_process
-from orchestrator import eventloop
+from orchestrator.common import eventloop
+from orchestrator.common.ports import free_port
 from orchestrator.domain.webhooks import DEFAULT_EVENT_TYPES
 from orchestrator.plans import PipelineRequest
-from orchestrator.ports import free_port
 from orchestrator.runtime import open_runtime
 from orchestrator.settings import PROVIDER_NAMES, load_settings
 

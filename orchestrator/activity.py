@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 
-from orchestrator import logs
+from orchestrator.common import logs
 from orchestrator.domain.models import Event
 from orchestrator.store import Store
 

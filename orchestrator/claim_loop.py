@@ -16,7 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Generic, TypeVar
 
-from orchestrator.backoff import Outage
+from orchestrator.common.backoff import Outage
 
 T = TypeVar("T")
 

@@ -18,13 +18,14 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from orchestrator import redact
 from orchestrator.activity import ActivityLog
 from orchestrator.api import create_api_app
 from orchestrator.artifacts.downloader import Downloader
 from orchestrator.artifacts.retention import Pruner
 from orchestrator.artifacts.setup import open_storage, provider_auth
 from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.common import redact
+from orchestrator.common.transport import AiohttpTransport
 from orchestrator.domain.callbacks import CallbackTarget
 from orchestrator.domain.models import Step
 from orchestrator.engine import CallbackUrlFor, Engine
@@ -38,7 +39,6 @@ from orchestrator.secrets import signing_secrets, webhook_secrets
 from orchestrator.settings import Settings
 from orchestrator.startup import DatabaseLock, check_database_url, listen, refusal
 from orchestrator.store import Store, open_store
-from orchestrator.transport import AiohttpTransport
 from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.endpoints import WebhookOperations
 from orchestrator.webhooks.ssrf import WebhookSender

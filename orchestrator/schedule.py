@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from orchestrator import backoff
+from orchestrator.common import backoff
 from orchestrator.domain.values import Capabilities
 from orchestrator.providers.config import ProviderSettings
 

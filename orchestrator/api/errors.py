@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 
 from orchestrator.api.schemas import FieldErrorOut, ProblemEnvelope, ProblemOut
-from orchestrator.database_faults import unavailable_reason
+from orchestrator.common.database_faults import unavailable_reason
 from orchestrator.errors import (
     BadRequest,
     Conflict,

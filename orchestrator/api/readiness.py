@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from orchestrator.api.failures import LOG_EVERY_S, Throttle
-from orchestrator.database_faults import unavailable_reason
+from orchestrator.common.database_faults import unavailable_reason
 from orchestrator.store import Store, Transaction
 
 log = logging.getLogger("reelay.api")

@@ -18,11 +18,11 @@ from dataclasses import replace
 
 import httpx
 
-from orchestrator import backoff, logs
 from orchestrator.artifacts.fetch import Fetched, FetchFailed, fetch
 from orchestrator.artifacts.storage import ArtifactStorage, StorageUnavailable
-from orchestrator.backoff import Outage
 from orchestrator.claim_loop import ClaimLoop
+from orchestrator.common import backoff, logs
+from orchestrator.common.backoff import Outage
 from orchestrator.domain.artifacts import Artifact, Download, DownloadStatus
 from orchestrator.domain.models import EventDraft, PipelineView, StepError
 from orchestrator.schedule import jittered

@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from orchestrator.retry_after import parse_retry_after
+from orchestrator.common.retry_after import parse_retry_after
 
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream")
 """Content types a video may be served with; the bytes are checked either way."""

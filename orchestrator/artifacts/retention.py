@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from orchestrator.artifacts.storage import ArtifactStorage
-from orchestrator.backoff import Outage
+from orchestrator.common.backoff import Outage
 from orchestrator.store import Store, Transaction
 
 log = logging.getLogger("reelay.artifacts")

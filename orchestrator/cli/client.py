@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from orchestrator import backoff
+from orchestrator.common import backoff
 from orchestrator.errors import ReelayError, Unavailable
 
 # The server is restarting, or a proxy in front of it cannot reach it, or its store is down.

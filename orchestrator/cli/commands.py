@@ -12,10 +12,10 @@ from typing import Any
 
 import anyio
 
-from orchestrator import eventloop, logs
 from orchestrator.cli.client import ApiClient, ApiError
 from orchestrator.cli.progress import pipeline_block, watch
 from orchestrator.cli.watch import watch_events
+from orchestrator.common import eventloop, logs
 from orchestrator.errors import Rejected
 from orchestrator.settings import ConfigError, load_settings
 from orchestrator.startup import EXIT_CODE, CannotStart, listen, refusal_in

@@ -17,7 +17,7 @@ import anyio
 
 from orchestrator.cli.client import ApiClient
 from orchestrator.cli.progress import watch
-from orchestrator.ports import free_port
+from orchestrator.common.ports import free_port
 from orchestrator.runtime import serve
 from orchestrator.sandbox import SandboxConfig
 from orchestrator.sandbox import serve as serve_sandbox

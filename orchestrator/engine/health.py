@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from orchestrator import logs
+from orchestrator.common import logs
 from orchestrator.domain.models import Step
 from orchestrator.engine.pressure import ProviderPressure
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from orchestrator import logs
+from orchestrator.common import logs
 from orchestrator.domain.models import Step
 from orchestrator.domain.values import TaskStatus
 from orchestrator.engine.health import ProviderHealth

@@ -9,8 +9,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from orchestrator import logs
-from orchestrator.backoff import Outage
+from orchestrator.common import logs
+from orchestrator.common.backoff import Outage
 from orchestrator.domain import steps as step_rules
 from orchestrator.domain.models import EventDraft, PipelineView, Step, StepStatus
 from orchestrator.engine import health as health_rules

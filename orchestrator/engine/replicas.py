@@ -14,8 +14,8 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 
-from orchestrator import logs
-from orchestrator.backoff import Outage
+from orchestrator.common import logs
+from orchestrator.common.backoff import Outage
 from orchestrator.domain import steps as step_rules
 from orchestrator.domain.models import PipelineView, Step, StepError, StepStatus
 from orchestrator.engine.changes import Changes

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import httpx
 
+from orchestrator.common.retry_after import parse_retry_after
 from orchestrator.domain.values import VideoParams
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import (
@@ -36,7 +37,6 @@ from orchestrator.providers.errors import (
     TaskNotFound,
 )
 from orchestrator.providers.states import dig, loads, mapping, pick_code, text
-from orchestrator.retry_after import parse_retry_after
 
 CallKind = Literal["submit", "extend", "status"]
 

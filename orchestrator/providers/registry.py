@@ -7,6 +7,7 @@ from typing import Protocol
 
 import httpx
 
+from orchestrator.common.transport import provider_client
 from orchestrator.providers.apifree import ApifreeProvider
 from orchestrator.providers.apimart import ApimartProvider
 from orchestrator.providers.apixo import ApixoProvider
@@ -14,7 +15,6 @@ from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.http import Observer
 from orchestrator.providers.octopusx import OctopusxProvider
-from orchestrator.transport import provider_client
 
 
 class Factory(Protocol):

@@ -23,11 +23,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from orchestrator.common.transport import AiohttpTransport
 from orchestrator.sandbox import apifree, apimart, apixo, control, media, octopusx
 from orchestrator.sandbox.config import SandboxConfig
 from orchestrator.sandbox.guard import DelayedAnswers
 from orchestrator.sandbox.state import SandboxState
-from orchestrator.transport import AiohttpTransport
 
 
 def create_sandbox_app(

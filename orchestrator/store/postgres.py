@@ -19,8 +19,8 @@ from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
 
-from orchestrator.backoff import Outage
-from orchestrator.database_faults import StoreClosed, store_unavailable
+from orchestrator.common.backoff import Outage
+from orchestrator.common.database_faults import StoreClosed, store_unavailable
 from orchestrator.store.rows import Row
 from orchestrator.store.schema import apply_migrations
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import aiosqlite
 
-from orchestrator.database_faults import StoreClosed
+from orchestrator.common.database_faults import StoreClosed
 from orchestrator.store.rows import Row
 from orchestrator.store.schema import apply_migrations
 

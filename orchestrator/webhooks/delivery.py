@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from orchestrator import logs
-from orchestrator.backoff import Outage
 from orchestrator.batching import Batcher
 from orchestrator.claim_loop import ClaimLoop
+from orchestrator.common import logs
+from orchestrator.common.backoff import Outage
 from orchestrator.domain.webhooks import (
     PIPELINE_DESTINATION,
     Attempt,

@@ -22,9 +22,9 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from orchestrator.common.retry_after import parse_retry_after
+from orchestrator.common.transport import aiohttp_session
 from orchestrator.errors import Rejected
-from orchestrator.retry_after import parse_retry_after
-from orchestrator.transport import aiohttp_session
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

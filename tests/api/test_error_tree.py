@@ -17,7 +17,7 @@ from orchestrator import errors
 from orchestrator.api import create_api_app
 from orchestrator.api.errors import STATUSES, branch_status
 from orchestrator.artifacts.storage import StorageUnavailable
-from orchestrator.database_faults import StoreClosed
+from orchestrator.common.database_faults import StoreClosed
 from orchestrator.operations import Operations
 from orchestrator.plans import PlanRejected
 from orchestrator.providers.errors import ProviderError, ProviderUnavailable
@@ -46,7 +46,7 @@ EXPECTED: dict[str, int | None] = {
     "orchestrator.artifacts.storage.ArtifactMissing": 404,
     "orchestrator.domain.steps.InvalidTransition": 409,
     "orchestrator.webhooks.signing.SignatureError": 401,
-    "orchestrator.database_faults.StoreClosed": 503,
+    "orchestrator.common.database_faults.StoreClosed": 503,
     "orchestrator.artifacts.storage.StorageUnavailable": 503,
     "orchestrator.cli.client.Unreachable": 503,
     # Outside the branches (so are the provider errors): a client of the API never meets one,

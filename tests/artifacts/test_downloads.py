@@ -23,6 +23,7 @@ from orchestrator.api import create_api_app
 from orchestrator.artifacts.downloader import Downloader
 from orchestrator.artifacts.local import LocalArtifactStorage
 from orchestrator.artifacts.retention import Pruner
+from orchestrator.common.transport import AiohttpTransport
 from orchestrator.domain.artifacts import DownloadStatus
 from orchestrator.engine import Engine
 from orchestrator.operations import Operations
@@ -31,7 +32,6 @@ from orchestrator.providers.config import ProviderSettings
 from orchestrator.sandbox import SandboxConfig, create_sandbox_app
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from orchestrator.transport import AiohttpTransport
 from tests.clock import Clock
 from tests.eventually import eventually
 from tests.fakes import FakeProvider

@@ -14,8 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from orchestrator.artifacts.fetch import FetchFailed, fetch
-from orchestrator.retry_after import MAX_RETRY_AFTER_S
-from orchestrator.transport import AiohttpTransport
+from orchestrator.common.retry_after import MAX_RETRY_AFTER_S
+from orchestrator.common.transport import AiohttpTransport
 from tests.loopback import serve_app
 
 NOW = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT

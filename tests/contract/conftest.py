@@ -21,12 +21,12 @@ from typing import Any, Protocol
 import httpx
 import pytest_asyncio
 
+from orchestrator.common.transport import provider_client
 from orchestrator.domain.values import TaskRef, TaskStatus, Tier
 from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.registry import ADAPTERS
 from orchestrator.sandbox import SandboxConfig
-from orchestrator.transport import provider_client
 from tests.loopback import SANDBOX_PREFIX, running_sandbox
 
 PROVIDERS = ("apimart", "octopusx", "apixo", "apifree")

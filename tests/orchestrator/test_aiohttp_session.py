@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.transport import aiohttp_session
+from orchestrator.common.transport import aiohttp_session
 from tests.loopback import free_port, serve_app
 
 NAME = "reelay.test"

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import pytest
 
-from orchestrator.backoff import BASE_S, MAX_S
 from orchestrator.claim_loop import ClaimLoop
+from orchestrator.common.backoff import BASE_S, MAX_S
 from tests.eventually import eventually
 
 log = logging.getLogger("reelay.test-claim-loop")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import logs
+from orchestrator.common import logs
 from orchestrator.settings import ConfigError, load_settings
 
 BEARER = "Authorization: Bearer rl_live_9f8e7d6c5b4a"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.retry_after import MAX_RETRY_AFTER_S, parse_retry_after
+from orchestrator.common.retry_after import MAX_RETRY_AFTER_S, parse_retry_after
 
 NOW = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from orchestrator import runtime
-from orchestrator.database_faults import StoreClosed
+from orchestrator.common.database_faults import StoreClosed
 from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.http import Observer

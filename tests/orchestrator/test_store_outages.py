@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from orchestrator import backoff
-from orchestrator.backoff import Outage, delay
+from orchestrator.common import backoff
+from orchestrator.common.backoff import Outage, delay
 from orchestrator.domain.models import StepStatus
 from orchestrator.engine import engine as engine_module
 from orchestrator.operations import Operations

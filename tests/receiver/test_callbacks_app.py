@@ -260,7 +260,7 @@ async def test_internal_api_is_not_reachable(rig: Rig) -> None:
 def all_logs(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[pytest.LogCaptureFixture]:
-    from orchestrator import redact
+    from orchestrator.common import redact
 
     redact.install()
     # uvicorn's own logging config stops its access log from propagating to caplog.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.database_faults import store_unavailable
+from orchestrator.common.database_faults import store_unavailable
 from orchestrator.store import Transaction, open_store
 
 

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from yarl import URL
 
-from orchestrator.retry_after import MAX_RETRY_AFTER_S
+from orchestrator.common.retry_after import MAX_RETRY_AFTER_S
 from orchestrator.webhooks.ssrf import (
     EXCERPT_BYTES,
     GuardedResolver,

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from orchestrator.database_faults import store_unavailable
+from orchestrator.common.database_faults import store_unavailable
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ import re
 import sys
 from typing import Literal
 
-from orchestrator.redact import redact
+from orchestrator.common.redact import redact
 
 Format = Literal["text", "json"]
 
