@@ -108,9 +108,10 @@ async def test_a_trickled_chunked_body_is_answered_408(
 ) -> None:
     """The deadline is for the whole body: a chunk now and then does not extend it.
 
-    Chunks still in flight when the receiver answers and closes are unread there, so the
-    client's kernel may take a reset instead of the 408's bytes; the receiver's own refusal
-    line is the proof then, and the 408 is checked whenever it arrives."""
+    Chunks still in flight when the receiver answers and closes are unread there, so its
+    kernel resets the connection; asyncio's StreamReader then raises the reset before the
+    408's bytes it already holds. The receiver's own refusal line is the proof then, and the
+    408 is checked whenever it is read."""
     caplog.set_level(logging.INFO, logger="reelay.receiver")
     async with receiver(store, tokens) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
