@@ -227,11 +227,11 @@ async def test_three_replicas_one_sigkilled_every_pipeline_succeeds_once(
     tmp_path: Path, pg_fresh_database: str
 ) -> None:
     """Three replicas share one database; providers' callbacks reach any of them through a
-    round-robin balancer. 200 callback-provider pipelines are created across all three, then
-    one replica is SIGKILLed mid-run and never restarted. The survivors take over its in-flight
-    work (after REELAY_REPLICA_TTL_S), every pipeline succeeds, and the sandbox saw each step
-    submitted exactly once. Videos go to one S3 bucket, so each survivor serves every video
-    kept, whichever replica downloaded it."""
+    round-robin balancer. 200 callback-provider pipelines are created through two of them
+    (all three work them), and the third is SIGKILLed mid-run and never restarted. The
+    survivors take over its in-flight work (after REELAY_REPLICA_TTL_S), every pipeline
+    succeeds, and the sandbox saw each step submitted exactly once. Videos go to one S3
+    bucket, so each survivor serves every video kept, whichever replica downloaded it."""
     rng = random.Random(int(os.environ.get("REELAY_CHAOS_SEED", "11")))
     # Short tasks; callbacks that hit the dead replica are retried on the providers' schedules,
     # compressed so that the next attempt comes quickly (and goes to a live replica).
@@ -247,15 +247,25 @@ async def test_three_replicas_one_sigkilled_every_pipeline_succeeds_once(
                 r.env["REELAY_PUBLIC_URL"] = public_url
             async with running(group) as clients:
                 log = stopwatch()
-                kill_at = time.monotonic() + rng.uniform(0.8, 1.5)
                 bodies = [chain_body("apixo" if n % 2 else "apimart", n) for n in range(PIPELINES)]
-                ids = await create_pipelines(clients, bodies)
-                log(f"{len(ids)} pipelines created")
-                await asyncio.sleep(max(0.0, kill_at - time.monotonic()))
-                victim = group[rng.randrange(REPLICAS)]
-                await sigkill(victim)
-                at_kill = len(await sandbox_tasks(sandbox))
                 steps = sum(len(b["extends"]) + 1 for b in bodies)
+                # Killed by progress, not by a clock: once the sandbox has seen this share of
+                # the tasks, while the creates (sent to the two other replicas) still go on.
+                kill_after = int(steps * rng.uniform(0.1, 0.3))
+                victim = group[rng.randrange(REPLICAS)]
+                others = [c for r, c in zip(group, clients, strict=True) if r is not victim]
+                creating = asyncio.create_task(create_pipelines(others, bodies))
+
+                async def far_enough() -> bool:
+                    if creating.done():
+                        creating.result()  # a failed create fails the test here
+                    return len(await sandbox_tasks(sandbox)) >= kill_after
+
+                await eventually(far_enough, within=60, every=0.01, what="the run to get going")
+                await sigkill(victim)
+                ids = await creating
+                log(f"{len(ids)} pipelines created")
+                at_kill = len(await sandbox_tasks(sandbox))
                 log(f"replica {victim.n} SIGKILLed; the sandbox had {at_kill} of {steps} tasks")
                 assert at_kill < steps, "the replica was killed too late to prove anything"
 
