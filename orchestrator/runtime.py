@@ -35,10 +35,12 @@ from orchestrator.operations import Operations
 from orchestrator.providers import http as provider_http
 from orchestrator.providers.base import Provider
 from orchestrator.providers.registry import build_providers
-from orchestrator.secrets import signing_secrets, webhook_secrets
+from orchestrator.secrets import DASHBOARD_SECRET, signing_secrets, stored_secret, webhook_secrets
 from orchestrator.settings import Settings
 from orchestrator.startup import DatabaseLock, check_database_url, listen, refusal
 from orchestrator.store import Store, open_store
+from orchestrator.ui import Dashboard, dashboard_mount
+from orchestrator.ui.session import Sessions
 from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.endpoints import WebhookOperations
 from orchestrator.webhooks.ssrf import WebhookSender
@@ -177,6 +179,13 @@ async def open_runtime(
             store, wake=deliverer.wake, clock=clock, allow_private=settings.webhook_allow_private
         )
         token = settings.api_token.get_secret_value() if settings.api_token else None
+        api_tokens = {"api": token} if token else {}
+        board = Dashboard(
+            Sessions(await stored_secret(store, DASHBOARD_SECRET), api_tokens.values()),
+            api_tokens,
+            providers,
+            clock=clock,
+        )
         yield Runtime(
             settings=settings,
             store=store,
@@ -192,6 +201,7 @@ async def open_runtime(
                 storage=storage,
                 provider_health=engine.health,
                 metrics=metrics,
+                mounts=[dashboard_mount(board)],
             ),
             public_app=create_receiver_app(
                 inbox,

@@ -15,6 +15,7 @@ from orchestrator.webhooks.signing import SecretError, decode_secret, new_secret
 
 SIGNING_SECRET = "callback_signing_secret"  # noqa: S105 - the secret's name, not a secret
 WEBHOOK_SECRET = "webhook_secret"  # noqa: S105
+DASHBOARD_SECRET = "dashboard_secret"  # noqa: S105 - signs browser sessions
 
 
 async def stored_secret(store: Store, name: str, candidate: str | None = None) -> str:

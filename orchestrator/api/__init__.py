@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 
 from orchestrator.api.failures import LOG_EVERY_S, Failures, Throttle
 from orchestrator.api.openapi import build_openapi
@@ -37,10 +38,12 @@ def create_api_app(
     provider_health: ProviderHealth | None = None,
     metrics: Metrics | None = None,
     clock: Callable[[], float] = time.monotonic,
+    mounts: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """``clock`` paces the outage log lines and the readiness probe's cache."""
+    """``clock`` paces the outage log lines and the readiness probe's cache. ``mounts`` are
+    served beside the API's routes, with its services (the dashboard)."""
     app = Starlette(
-        routes=[r.starlette_route() for r in ROUTES],
+        routes=[*mounts, *(r.starlette_route() for r in ROUTES)],
         middleware=[Middleware(Failures, throttle=Throttle(LOG_EVERY_S, clock))],
     )
     app.state.services = ApiServices(

@@ -30,7 +30,7 @@ AFTER = Bounded("after", default=0, low=0, high=2**62)
 LAST_EVENT_ID = Param("Last-Event-ID", where="header")
 
 
-def _cursor(request: Request) -> int | None:
+def resume_cursor(request: Request) -> int | None:
     """Where to resume: ``Last-Event-ID`` (a reconnecting browser sends it), else ``after``."""
     raw = LAST_EVENT_ID.raw(request)
     if not raw:
@@ -45,17 +45,22 @@ async def stream_events(request: Request) -> Response:
     pipeline_id = PIPELINE_ID.read(request)
     if pipeline_id is not None:
         await ops(request).get(pipeline_id)  # 404 for an unknown pipeline
-    cursor = _cursor(request)
+    cursor = resume_cursor(request)
     if cursor is None:
         cursor = 0 if pipeline_id is not None else await store.last_event_id()
     return StreamingResponse(
-        _events(store, pipeline_id, cursor),
+        event_stream(store, pipeline_id, cursor),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(store: Store, pipeline_id: str | None, cursor: int) -> AsyncIterator[str]:
+async def event_stream(
+    store: Store, pipeline_id: str | None, cursor: int, *, named: bool = True
+) -> AsyncIterator[str]:
+    """The SSE text of every event after ``cursor``, then each new one as it is committed.
+    ``named``: each carries its type as the SSE event name (else every event is a "message",
+    which one ``EventSource.onmessage`` receives)."""
     changed = asyncio.Event()
     store.add_commit_listener(changed.set)
     try:
@@ -65,7 +70,8 @@ async def _events(store: Store, pipeline_id: str | None, cursor: int) -> AsyncIt
             events = await store.events_after(cursor, pipeline_id, _BATCH)
             for event in events:
                 data = event_out(event).model_dump_json()
-                yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n"
+                name = f"event: {event.type}\n" if named else ""
+                yield f"id: {event.id}\n{name}data: {data}\n\n"
                 cursor = event.id
             if len(events) == _BATCH:
                 continue

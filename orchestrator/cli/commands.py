@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run reelay + sandbox, one pipeline per provider")
     demo.add_argument("--dir", default="reelay-demo", help="where the demo keeps its data")
     demo.add_argument("--task-seconds", type=float, default=3.0)
+    demo.add_argument(
+        "--keep",
+        action="store_true",
+        help="go on serving the dashboard after the demo, until Ctrl-C",
+    )
+    demo.add_argument("--port", type=int, help="the API's and dashboard's port (default: free)")
 
     submit = sub.add_parser("submit", help="create a pipeline and print its id")
     submit.add_argument("--provider", help="apimart, octopusx, apixo or apifree")
@@ -245,7 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from orchestrator.cli.demo import run_demo
 
             return eventloop.run(
-                run_demo(Path(args.dir).absolute(), task_seconds=args.task_seconds)
+                run_demo(
+                    Path(args.dir).absolute(),
+                    task_seconds=args.task_seconds,
+                    keep=args.keep,
+                    port=args.port,
+                )
             )
         else:
             return eventloop.run(_client_command(args))

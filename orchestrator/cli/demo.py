@@ -99,9 +99,15 @@ def demo_settings(directory: Path, sandbox_port: int, task_seconds: float) -> Se
     )
 
 
-async def run_demo(root: Path, *, task_seconds: float = 3.0) -> int:
+async def run_demo(
+    root: Path, *, task_seconds: float = 3.0, keep: bool = False, port: int | None = None
+) -> int:
+    """``keep``: after the results, go on serving (the dashboard) until Ctrl-C. ``port``: the
+    internal API's and dashboard's port (default: a free one)."""
     sandbox_port = free_port()
     settings = demo_settings(root, sandbox_port, task_seconds)
+    if port is not None:
+        settings = settings.model_copy(update={"api_port": port})
     started, stop = asyncio.Event(), asyncio.Event()
     out = sys.stdout
     async with asyncio.TaskGroup() as tg:
@@ -114,6 +120,7 @@ async def run_demo(root: Path, *, task_seconds: float = 3.0) -> int:
             api_url = f"http://{HOST}:{settings.api_port}"
             out.write(
                 f"reelay demo\n  database  {settings.database_url}\n  API       {api_url}\n"
+                f"  dashboard {api_url}/ui/ (open it in a browser to watch)\n"
                 f"  receiver  {settings.public_url} (apixo and apimart call back here)\n"
                 f"  sandbox   http://{HOST}:{sandbox_port} (all four providers)\n\n"
             )
@@ -123,6 +130,10 @@ async def run_demo(root: Path, *, task_seconds: float = 3.0) -> int:
                 final = await _wait_for_videos(client, ids)
                 saved = await _save_videos(client, final, root / "videos")
             _report(final, saved, settings.artifact_root, out)
+            if keep:
+                out.write(f"\nThe dashboard stays at {api_url}/ui/ until Ctrl-C.\n")
+                out.flush()
+                await stop.wait()  # ``serve`` sets it on SIGINT or SIGTERM
             return 0 if all(p["status"] == "succeeded" for p in final) else 1
         finally:
             stop.set()

@@ -131,6 +131,11 @@ LATEST_TERMINAL_CALLBACK = """
       AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
     ORDER BY id DESC LIMIT 1
 """
+TERMINAL_CALLBACKS_OF_PIPELINE = """
+    SELECT step_idx, task_id, MIN(received_at) AS received_at FROM callbacks
+    WHERE pipeline_id = ? AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
+    GROUP BY step_idx, task_id
+"""
 
 # Named "stored values" rather than "secrets": linters take any *SECRET* string for a password.
 # Ambiguous submits a callback has since identified: the token named the step, the body the task.

@@ -81,6 +81,11 @@ class Reads:
     async def count_steps_by_status(self) -> dict[str, int]:
         return {r["status"]: r["n"] for r in await self._rows(q.COUNT_STEPS_BY_STATUS)}
 
+    async def terminal_callbacks(self, pipeline_id: str) -> dict[tuple[int, str], float]:
+        """When the first callback saying a task finished arrived, by (step, task id)."""
+        rows = await self._rows(q.TERMINAL_CALLBACKS_OF_PIPELINE, (pipeline_id,))
+        return {(r["step_idx"], r["task_id"]): r["received_at"] for r in rows}
+
     async def endpoints(self) -> list[Endpoint]:
         return [endpoint_from_row(r) for r in await self._rows(q.SELECT_ENDPOINTS)]
 
