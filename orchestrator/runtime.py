@@ -127,6 +127,7 @@ async def open_runtime(
             callback_url_for=_callback_urls(settings.public_url, tokens),
         )
         observers.add(engine.provider_health.observe)
+        observers.add(engine.request_stats.observe)
         inbox = CallbackInbox(store, wake=engine.wake, clock=clock)
         stack.push_async_callback(inbox.close)
         parsers = {n: p.parse_callback for n, p in providers.items() if p.capabilities.callbacks}
@@ -201,6 +202,7 @@ async def open_runtime(
                 storage=storage,
                 provider_health=engine.health,
                 metrics=metrics,
+                provider_report=engine.provider_report,
                 mounts=[dashboard_mount(board)],
             ),
             public_app=create_receiver_app(

@@ -19,6 +19,7 @@ from orchestrator.api.readiness import WriteProbe
 from orchestrator.api.services import ApiServices, ProviderHealth
 from orchestrator.api.table import ROUTES
 from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.engine.provider_report import ProviderReport
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
 from orchestrator.store import Store
@@ -37,6 +38,7 @@ def create_api_app(
     storage: ArtifactStorage | None = None,
     provider_health: ProviderHealth | None = None,
     metrics: Metrics | None = None,
+    provider_report: ProviderReport | None = None,
     clock: Callable[[], float] = time.monotonic,
     mounts: Sequence[BaseRoute] = (),
 ) -> Starlette:
@@ -57,5 +59,6 @@ def create_api_app(
         webhook_secrets=tuple(webhook_secrets),
         storage=storage,
         provider_health=provider_health,
+        provider_report=provider_report,
     )
     return app

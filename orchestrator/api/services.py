@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from orchestrator.api.readiness import WriteProbe
 from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.engine.provider_report import ProviderReport
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
 from orchestrator.store import Store
@@ -33,6 +34,8 @@ class ApiServices:
     storage: ArtifactStorage | None = None
     """Where kept videos are read from; None when downloads are off."""
     provider_health: ProviderHealth | None = None
+    provider_report: ProviderReport | None = None
+    """What each provider is doing (``GET /v1/providers``); None when there is no engine."""
 
 
 def services(connection: HTTPConnection) -> ApiServices:

@@ -11,6 +11,7 @@ from orchestrator.api import pipeline_routes as p
 from orchestrator.api import service_routes as s
 from orchestrator.api import stream
 from orchestrator.api import webhook_routes as w
+from orchestrator.api.provider_routes import ProviderListOut, list_providers
 from orchestrator.api.routing import Answer, ApiRoute, body_route, ok, problem, route
 from orchestrator.api.schemas import EventListOut, HealthOut, PipelineListOut, PipelineOut
 from orchestrator.api.video_routes import RANGE, step_video
@@ -201,6 +202,17 @@ WEBHOOK_ROUTES = (
     ),
 )
 
+PROVIDER_ROUTES = (
+    route(
+        "GET",
+        "/v1/providers",
+        list_providers,
+        "listProviders",
+        {200: ok(ProviderListOut, "Every provider's state")},
+        summary="What each provider is doing: in flight, back-pressure, last hour's requests",
+    ),
+)
+
 SERVICE_ROUTES = (
     route("GET", "/healthz", s.healthz, "healthz", {200: ok(HealthOut, "Alive")}, public=True),
     route(
@@ -223,4 +235,4 @@ SERVICE_ROUTES = (
     ),
 )
 
-ROUTES: tuple[ApiRoute, ...] = PIPELINE_ROUTES + WEBHOOK_ROUTES + SERVICE_ROUTES
+ROUTES: tuple[ApiRoute, ...] = PIPELINE_ROUTES + WEBHOOK_ROUTES + PROVIDER_ROUTES + SERVICE_ROUTES

@@ -14,6 +14,7 @@ import anyio
 
 from orchestrator.cli.client import ApiClient, ApiError
 from orchestrator.cli.progress import pipeline_block, watch
+from orchestrator.cli.providers import provider_table
 from orchestrator.cli.watch import watch_events
 from orchestrator.common import eventloop, logs
 from orchestrator.errors import Rejected
@@ -124,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("webhook-secret", help="print the secret(s) signing pipeline webhook_url calls")
+
+    providers = sub.add_parser("providers", help="what each provider is doing")
+    providers.add_argument("--json", action="store_true", help="print the raw JSON")
     return parser
 
 
@@ -199,6 +203,13 @@ async def _client_command(args: argparse.Namespace) -> int:
         elif args.command == "webhook-secret":
             for secret in (await client.request("GET", "/v1/webhook-secret"))["secrets"]:
                 print(secret)
+        elif args.command == "providers":
+            report = await client.request("GET", "/v1/providers")
+            print(
+                json.dumps(report, indent=2)
+                if args.json
+                else "\n".join(provider_table(report["items"]))
+            )
     return 0
 
 

@@ -28,8 +28,10 @@ from orchestrator.engine.perform import (
     Work,
 )
 from orchestrator.engine.pressure import ProviderPressure
+from orchestrator.engine.provider_report import ProviderReport
 from orchestrator.engine.record import Recorder
 from orchestrator.engine.replicas import Replicas
+from orchestrator.engine.request_stats import RequestStats
 from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
@@ -76,6 +78,17 @@ class Engine:
         }
         self.provider_health = health_rules.ProviderHealth(pressure, clock=clock)
         """Which providers are degraded; feed it every exchange (``observe``)."""
+        self.request_stats = RequestStats(providers, clock=clock)
+        """The last hour of requests per provider; feed it every exchange (``observe``)."""
+        self.provider_report = ProviderReport(
+            store,
+            pressure,
+            self.provider_health,
+            self.request_stats,
+            configured={name: configs[name].api_key is not None for name in providers},
+            clock=clock,
+        )
+        """What each provider is doing: ``GET /v1/providers``."""
         self.replica = replica or store.instance
         """The name this replica's submits carry while in flight."""
         stopped = self._stopped = asyncio.Event()
@@ -86,6 +99,7 @@ class Engine:
             providers,
             pressure,
             self.provider_health,
+            self.request_stats,
             clock=clock,
             callback_url_for=callback_url_for,
         )

@@ -2,7 +2,8 @@
 
 Performing work only talks to the provider; it never writes. Outcomes are recorded later, in
 batches (``orchestrator.engine.record``). What each answer says about how hard to push the
-provider is fed to its back-pressure and health here.
+provider is fed to its back-pressure and health here, and every failure, with its message, to
+the provider's request record (``request_stats``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from orchestrator.domain.models import Step
 from orchestrator.domain.values import TaskStatus
 from orchestrator.engine.health import ProviderHealth
 from orchestrator.engine.pressure import ProviderPressure
+from orchestrator.engine.request_stats import RequestStats
 from orchestrator.providers import errors as pe
 from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider
 from orchestrator.providers.errors import OutcomeUnknown, ProviderError
@@ -77,6 +79,7 @@ class Performer:
         providers: Mapping[str, Provider],
         pressure: Mapping[str, ProviderPressure],
         health: ProviderHealth,
+        stats: RequestStats,
         *,
         clock: Callable[[], float],
         callback_url_for: CallbackUrlFor | None = None,
@@ -84,12 +87,14 @@ class Performer:
         self._providers = providers
         self._pressure = pressure
         self._health = health
+        self._stats = stats
         self._clock = clock
         self._callback_url_for = callback_url_for
 
     async def perform(self, item: Work) -> Outcome:
         provider = self._providers[item.step.provider]
         pressure = self._pressure[item.step.provider]
+        probe_at: float | None = None
         if isinstance(item, PollWork):
             await pressure.take_token(self._clock)
             outcome = await poll(item, provider)
@@ -97,8 +102,16 @@ class Performer:
             url = None
             if self._callback_url_for is not None and provider.capabilities.callbacks:
                 url = self._callback_url_for(item.step)
+            if pressure.paused_since is not None:  # only a probe is let through while paused
+                probe_at = self._clock()
             outcome = await submit(item, provider, url)
         self._feel(pressure, outcome)
+        error = outcome.error if isinstance(outcome, SubmitFailed | PollFailed) else None
+        if error is not None:
+            operation = "status" if isinstance(item, PollWork) else item.step.kind
+            self._stats.error(pressure.name, operation, error)
+        if probe_at is not None:
+            pressure.probed(probe_at, _probe_result(error))
         return outcome
 
     def _feel(self, pressure: ProviderPressure, outcome: Outcome) -> None:
@@ -110,6 +123,12 @@ class Performer:
         elif error is None:
             pressure.succeeded(submit=isinstance(outcome, Submitted))
         self._health.check(pressure.name)
+
+
+def _probe_result(error: ProviderError | None) -> str:
+    if error is None:
+        return "succeeded"
+    return "insufficient_balance" if isinstance(error, pe.InsufficientBalance) else "failed"
 
 
 async def submit(work: SubmitWork, provider: Provider, callback_url: str | None) -> Outcome:

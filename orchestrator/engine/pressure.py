@@ -3,7 +3,8 @@
 - 429: a cooldown for the whole provider until its Retry-After, and the request window halves;
   every success grows it back by one (additive increase, multiplicative decrease).
 - 402: submissions to the provider pause; one probe submit is let through per interval, and
-  the first success resumes them. Waiting steps stay pending instead of failing.
+  the first success resumes them. Waiting steps stay pending instead of failing. When the
+  last probe was sent and what came of it are kept (``probed``) for the providers report.
 - An optional request rate per provider key, as a token bucket.
 
 Whether a provider is degraded, and the log lines saying so, are ``orchestrator.engine.health``'s.
@@ -31,6 +32,9 @@ class ProviderPressure:
     cooldown_until: float = 0.0
     paused_since: float | None = None
     next_probe_at: float = 0.0
+    last_probe_at: float | None = None
+    last_probe_result: str | None = None
+    """``succeeded``, ``insufficient_balance`` or ``failed`` (another error)."""
     _tokens: float = 0.0
     _tokens_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -78,6 +82,11 @@ class ProviderPressure:
             )
             self.paused_since = now
         self.next_probe_at = max(self.next_probe_at, now + BALANCE_PROBE_S)
+
+    def probed(self, at: float, result: str) -> None:
+        """A submit sent at ``at`` while paused (the probe) was answered with ``result``."""
+        self.last_probe_at = at
+        self.last_probe_result = result
 
     def take_tokens(self, now: float, wanted: int) -> int:
         """Up to ``wanted`` requests of the rate budget, taken now without waiting."""

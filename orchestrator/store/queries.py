@@ -307,3 +307,10 @@ ATTEMPTS_BY_RESULT = """
     FROM webhook_attempts GROUP BY 1
 """
 ARTIFACT_TOTALS = "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM artifacts"
+
+# The providers report, read per request: the (status, provider) index answers it alone.
+IN_FLIGHT_BY_PROVIDER = """
+    SELECT provider, COUNT(*) AS n FROM steps
+    WHERE status IN ('submitted', 'running')
+    GROUP BY provider
+"""

@@ -121,6 +121,12 @@ class Reads:
     async def attempts(self, message_id: str) -> list[Attempt]:
         return [attempt_from_row(r) for r in await self._rows(q.SELECT_ATTEMPTS, (message_id,))]
 
+    async def in_flight_by_provider(self) -> dict[str, int]:
+        """Tasks submitted or running, by provider (none: not in the mapping). Read from the
+        ``steps_by_status_provider`` index, not the steps themselves."""
+        rows = await self._rows(q.IN_FLIGHT_BY_PROVIDER)
+        return {r["provider"]: int(r["n"]) for r in rows}
+
     async def metrics_snapshot(self) -> dict[str, dict[str, int]]:
         """Counts for ``/metrics``, from a few aggregate queries in one read.
 

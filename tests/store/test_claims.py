@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from orchestrator.domain.models import StepStatus
-from orchestrator.store import Store, Transaction
+from orchestrator.store import Store, Transaction, open_store
+from orchestrator.store import queries as q
 from tests.store import sql
 from tests.store.builders import NOW, create, make_view, with_step
 
@@ -85,6 +88,25 @@ async def test_in_flight_counts_per_provider(store: Store) -> None:
         return await tx.claims.in_flight_of("fake"), await tx.claims.in_flight_of("other"), 0
 
     assert await store.run(job) == (4, 0, 0)
+
+
+async def test_tasks_in_flight_by_provider(store: Store) -> None:
+    """The providers report counts tasks submitted or running (not a submit still being
+    sent), per provider; a provider with none is absent."""
+    await _steps(store)
+    await create(
+        store,
+        with_step(make_view("pl_k", provider="other"), 0, status=S.RUNNING, provider_task_id="k"),
+    )
+    assert await store.in_flight_by_provider() == {"fake": 3, "other": 1}
+
+
+async def test_tasks_in_flight_are_counted_from_the_index(tmp_path: Path) -> None:
+    """On SQLite the count reads only the (status, provider) index, never the steps."""
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    await (await open_store(url)).close()
+    plan = await sql.rows(url, "EXPLAIN QUERY PLAN " + q.IN_FLIGHT_BY_PROVIDER)
+    assert any("COVERING INDEX steps_by_status_provider" in row["detail"] for row in plan), plan
 
 
 async def test_orphaned_submits_are_those_of_silent_replicas(store: Store) -> None:
