@@ -43,7 +43,7 @@ ANONYMOUS = "dashboard"
 
 def actor_for(token_name: str | None) -> str:
     """What a browser session is called in the event log."""
-    return ANONYMOUS if token_name in (None, "api") else f"{ANONYMOUS}:{token_name}"
+    return ANONYMOUS if token_name in (None, "", "api") else f"{ANONYMOUS}:{token_name}"
 
 
 def bearer_name(connection: HTTPConnection, tokens: Mapping[str, str]) -> str | None:
@@ -85,7 +85,7 @@ class Guard:
         else:
             session = self.sessions.load(connection.cookies.get(COOKIE))
             if session is None or (session.who is None and not self.tokens):
-                session = fresh = self.sessions.new(None if self.tokens else ANONYMOUS)
+                session = fresh = self.sessions.new(None if self.tokens else "")
             signed_in = session.who is not None
             who = Caller(actor_for(session.who), session, signed_in)
         scope[CALLER] = who
