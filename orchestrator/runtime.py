@@ -231,11 +231,24 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _server(app: Starlette, host: str, port: int, log_level: str) -> _Server:
+def _server(
+    app: Starlette,
+    host: str,
+    port: int,
+    log_level: str,
+    *,
+    root_path: str = "",
+    forwarded_allow_ips: str | None = None,
+) -> _Server:
+    """``forwarded_allow_ips``: the proxies whose X-Forwarded-* are trusted (None: uvicorn's
+    default, a proxy on 127.0.0.1)."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        root_path=root_path,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         log_level=log_level,
         log_config=None,  # uvicorn's lines go through reelay's handler and format
         access_log=False,
@@ -301,7 +314,14 @@ async def serve(
 
 async def _serve(settings: Settings, started: asyncio.Event | None, stop: asyncio.Event) -> None:
     async with _listening_runtime(settings) as (rt, api_socket, public_socket):
-        api = _server(rt.api_app, settings.api_host, settings.api_port, settings.log_level)
+        api = _server(
+            rt.api_app,
+            settings.api_host,
+            settings.api_port,
+            settings.log_level,
+            root_path=settings.root_path,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+        )
         public = _server(
             rt.public_app, settings.public_host, settings.public_port, settings.log_level
         )

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token for the internal API (required off loopback)"
     )
+    root_path: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+        description="Path prefix a reverse proxy serves the internal listener under (/reelay)",
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Proxies whose X-Forwarded-* the internal listener trusts (default 127.0.0.1)",
+    )
     signing_secret: SecretStr | None = Field(
         default=None, description="Callback-token secret(s), comma-separated, newest first"
     )
