@@ -79,10 +79,36 @@ class Operations:
         return view
 
     async def list_pipelines(
-        self, *, status: str | None, provider: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: str | None,
+        provider: str | None,
+        limit: int,
+        cursor: str | None,
+        created_from: float | None = None,
+        created_to: float | None = None,
+        text: str | None = None,
     ) -> list[PipelineView]:
         return await self._store.list_pipelines(
-            status=status, provider=provider, limit=limit, before_id=cursor
+            status=status,
+            provider=provider,
+            limit=limit,
+            before_id=cursor,
+            created_from=created_from,
+            created_to=created_to,
+            text=text,
+        )
+
+    async def count_pipelines(
+        self,
+        *,
+        provider: str | None = None,
+        created_from: float | None = None,
+        created_to: float | None = None,
+        text: str | None = None,
+    ) -> dict[str, int]:
+        return await self._store.count_pipelines(
+            provider=provider, created_from=created_from, created_to=created_to, text=text
         )
 
     async def cancel(self, pipeline_id: str) -> PipelineView:

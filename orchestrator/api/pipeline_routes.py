@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from orchestrator.api.params import Bounded, Choice, Param
 from orchestrator.api.schemas import (
     EventListOut,
+    PipelineCountsOut,
     PipelineListOut,
     PipelineOut,
     event_out,
@@ -16,6 +19,7 @@ from orchestrator.api.schemas import (
     pipeline_out,
 )
 from orchestrator.api.services import services
+from orchestrator.common.times import is_time, parse_time
 from orchestrator.domain.models import PipelineStatus, PipelineView
 from orchestrator.operations import Operations, is_pipeline_id
 from orchestrator.plans import ExtendSpec, PipelineRequest
@@ -25,6 +29,10 @@ STATUS = Choice("status", PipelineStatus)
 PROVIDER = Param("provider")
 PAGE_SIZE = Bounded("limit", default=50, low=1, high=500)
 CURSOR = Param("cursor", check=is_pipeline_id, hint="must be the next_cursor of a previous page")
+_TIME_HINT = "must be a date (2026-12-04) or an ISO 8601 time (2026-12-04T10:00:00Z)"
+CREATED_FROM = Param("created_from", check=is_time, hint=_TIME_HINT)
+CREATED_TO = Param("created_to", check=is_time, hint=_TIME_HINT)
+TEXT = Param("q", min_length=1, max_length=200)
 AFTER = Bounded("after", default=0, low=0, high=2**62)
 EVENT_LIMIT = Bounded("limit", default=1000, low=1, high=5000)
 
@@ -54,17 +62,37 @@ async def get_pipeline(request: Request) -> Response:
     return await one(request, await ops(request).get(request.path_params["pipeline_id"]))
 
 
+class Filters(TypedDict):
+    provider: str | None
+    created_from: float | None
+    created_to: float | None
+    text: str | None
+
+
+def _filters(request: Request) -> Filters:
+    """Provider, creation range and text: what the list and the counts share."""
+    start, end = CREATED_FROM.read(request), CREATED_TO.read(request)
+    return Filters(
+        provider=PROVIDER.read(request),
+        created_from=None if start is None else parse_time(start),
+        created_to=None if end is None else parse_time(end, end_of_day=True),
+        text=TEXT.read(request),
+    )
+
+
 async def list_pipelines(request: Request) -> Response:
     status = STATUS.read(request)
     limit = PAGE_SIZE.read(request)
     views = await ops(request).list_pipelines(
-        status=status,
-        provider=PROVIDER.read(request),
-        limit=limit,
-        cursor=CURSOR.read(request),
+        status=status, limit=limit, cursor=CURSOR.read(request), **_filters(request)
     )
     cursor = views[-1].pipeline.id if len(views) == limit else None
     return json_response(PipelineListOut(items=await render(request, views), next_cursor=cursor))
+
+
+async def count_pipelines(request: Request) -> Response:
+    counts = await ops(request).count_pipelines(**_filters(request))
+    return json_response(PipelineCountsOut(counts=counts, total=sum(counts.values())))
 
 
 async def cancel_pipeline(request: Request) -> Response:

@@ -62,6 +62,12 @@ class PipelineListOut(BaseModel):
     next_cursor: str | None
 
 
+class PipelineCountsOut(BaseModel):
+    counts: dict[str, int]
+    """Pipelines of each status (every status listed) under the filters."""
+    total: int
+
+
 class EventOut(BaseModel):
     id: int
     pipeline_id: str

@@ -13,7 +13,13 @@ from orchestrator.api import stream
 from orchestrator.api import webhook_routes as w
 from orchestrator.api.provider_routes import ProviderListOut, list_providers
 from orchestrator.api.routing import Answer, ApiRoute, body_route, ok, problem, route
-from orchestrator.api.schemas import EventListOut, HealthOut, PipelineListOut, PipelineOut
+from orchestrator.api.schemas import (
+    EventListOut,
+    HealthOut,
+    PipelineCountsOut,
+    PipelineListOut,
+    PipelineOut,
+)
 from orchestrator.api.video_routes import RANGE, step_video
 from orchestrator.api.webhook_schemas import (
     EndpointIn,
@@ -54,8 +60,25 @@ PIPELINE_ROUTES = (
         p.list_pipelines,
         "listPipelines",
         {200: ok(PipelineListOut, "A page of pipelines")},
-        params=(p.STATUS, p.PROVIDER, p.PAGE_SIZE, p.CURSOR),
-        summary="List pipelines, newest first",
+        params=(
+            p.STATUS,
+            p.PROVIDER,
+            p.CREATED_FROM,
+            p.CREATED_TO,
+            p.TEXT,
+            p.PAGE_SIZE,
+            p.CURSOR,
+        ),
+        summary="List pipelines, newest first; filter by status, provider, creation, text",
+    ),
+    route(
+        "GET",
+        "/v1/pipelines/counts",
+        p.count_pipelines,
+        "countPipelines",
+        {200: ok(PipelineCountsOut, "Pipelines of each status")},
+        params=(p.PROVIDER, p.CREATED_FROM, p.CREATED_TO, p.TEXT),
+        summary="Count pipelines by status, under the list's filters",
     ),
     route("GET", "/v1/pipelines/{pipeline_id}", p.get_pipeline, "getPipeline", {200: PIPELINE}),
     route(

@@ -29,11 +29,23 @@ SELECT_STEPS_IN = f"SELECT {_S} FROM steps WHERE pipeline_id IN ({{ids}}) ORDER 
 SELECT_PIPELINE_BY_KEY = f"SELECT {_P} FROM pipelines WHERE idempotency_key = ?"
 
 # Page through pipelines newest first; ids are time-ordered so the id is the cursor.
+# The list's filters. Creation times are id ranges (ids begin with the creation time in ms);
+# the text is matched, lower-cased, against the metadata JSON and every step's prompt.
+_PIPELINE_FILTERS = """
+    (CAST(? AS TEXT) IS NULL OR provider = ?)
+    AND (CAST(? AS TEXT) IS NULL OR id >= ?) AND (CAST(? AS TEXT) IS NULL OR id < ?)
+    AND (CAST(? AS TEXT) IS NULL OR lower(metadata) LIKE ? ESCAPE '\\' OR EXISTS (
+        SELECT 1 FROM steps s
+        WHERE s.pipeline_id = pipelines.id AND lower(s.prompt) LIKE ? ESCAPE '\\'))
+"""
 LIST_PIPELINES = f"""
     SELECT {_P} FROM pipelines
-    WHERE (CAST(? AS TEXT) IS NULL OR status = ?) AND (CAST(? AS TEXT) IS NULL OR provider = ?)
-      AND (CAST(? AS TEXT) IS NULL OR id < ?)
+    WHERE (CAST(? AS TEXT) IS NULL OR status = ?) AND (CAST(? AS TEXT) IS NULL OR id < ?)
+      AND {_PIPELINE_FILTERS}
     ORDER BY id DESC LIMIT ?
+"""
+COUNT_PIPELINES = f"""
+    SELECT status, COUNT(*) AS n FROM pipelines WHERE {_PIPELINE_FILTERS} GROUP BY status
 """
 
 DUE_SUBMITS = """

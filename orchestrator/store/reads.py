@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from orchestrator.domain.artifacts import StepArtifact
-from orchestrator.domain.models import Event, PipelineView
+from orchestrator.domain.models import Event, PipelineStatus, PipelineView
 from orchestrator.domain.webhooks import Attempt, Endpoint, Message
 from orchestrator.store import queries as q
 from orchestrator.store.artifact_tx import step_artifacts
@@ -42,15 +42,34 @@ class Reads:
         provider: str | None = None,
         limit: int = 50,
         before_id: str | None = None,
+        created_from: float | None = None,
+        created_to: float | None = None,
+        text: str | None = None,
     ) -> list[PipelineView]:
+        """Newest first. ``created_from`` is inclusive, ``created_to`` exclusive (epoch s);
+        ``text`` matches prompts and metadata, ignoring case (ASCII letters on SQLite)."""
+        filters = _filters(provider, created_from, created_to, text)
         async with self._backend.reader() as conn:
             rows = await conn.fetch(
-                q.LIST_PIPELINES,
-                (status, status, provider, provider, before_id, before_id, limit),
+                q.LIST_PIPELINES, (status, status, before_id, before_id, *filters, limit)
             )
             ids = [r["id"] for r in rows]
             views = await load_views(conn, ids, lock="")
         return [views[i] for i in ids if i in views]
+
+    async def count_pipelines(
+        self,
+        *,
+        provider: str | None = None,
+        created_from: float | None = None,
+        created_to: float | None = None,
+        text: str | None = None,
+    ) -> dict[str, int]:
+        """How many pipelines of each status the same filters select (every status listed)."""
+        filters = _filters(provider, created_from, created_to, text)
+        rows = await self._rows(q.COUNT_PIPELINES, filters)
+        found = {r["status"]: int(r["n"]) for r in rows}
+        return {s.value: found.get(s.value, 0) for s in PipelineStatus}
 
     async def events(self, pipeline_id: str, after_seq: int = 0, limit: int = 1000) -> list[Event]:
         rows = await self._rows(q.EVENTS_OF_PIPELINE, (pipeline_id, after_seq, limit))
@@ -160,3 +179,23 @@ class Reads:
 
 def _time(value: Any) -> float | None:
     return float(value) if value is not None else None
+
+
+def id_at(moment: float) -> str:
+    """The smallest pipeline id created at ``moment`` (ids begin with the time in ms)."""
+    return f"pl_{max(0, int(moment * 1000)):012x}"
+
+
+def like_pattern(text: str) -> str:
+    """``text`` as a LIKE pattern matching it anywhere, its wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(
+    provider: str | None, created_from: float | None, created_to: float | None, text: str | None
+) -> tuple[str | None, ...]:
+    start = None if created_from is None else id_at(created_from)
+    end = None if created_to is None else id_at(created_to)
+    pattern = None if not text else like_pattern(text)
+    return (provider, provider, start, start, end, end, pattern, pattern, pattern)

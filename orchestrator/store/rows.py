@@ -58,7 +58,8 @@ Row = Mapping[str, Any]
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    # Non-ASCII stays as written, so that a search of metadata finds it.
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 def _error(code: str | None, message: str | None) -> StepError | None:

@@ -4,11 +4,11 @@ view can be linked. A filter the dashboard cannot read is dropped and said so, n
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
+from orchestrator.common.times import parse_time
 from orchestrator.domain.models import PipelineStatus
 from orchestrator.operations import is_pipeline_id
 
@@ -51,19 +51,6 @@ class ListFilters:
         start = parse_time(self.created_from, end_of_day=False) if self.created_from else None
         end = parse_time(self.created_to, end_of_day=True) if self.created_to else None
         return start, end
-
-
-def parse_time(text: str, *, end_of_day: bool) -> float:
-    """``2026-12-04`` or ``2026-12-04T10:00`` (UTC unless it says otherwise) as epoch seconds;
-    a bare date as ``to`` means the end of that day. Raises ValueError."""
-    text = text.strip()
-    if len(text) == 10:
-        day = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-        return (day + timedelta(days=1) if end_of_day else day).timestamp()
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def read_filters(params: QueryParams, providers: tuple[str, ...]) -> ListFilters:

@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from orchestrator.api.services import services
+from orchestrator.common.times import parse_time
 from orchestrator.domain.webhooks import MessageStatus
 from orchestrator.errors import Rejected
 from orchestrator.ui.board import dashboard
 from orchestrator.ui.context import base
-from orchestrator.ui.filters import parse_time
 
 PAGE_SIZE = 50
 KEEP_OLD_SECRET_S = 24 * 3600.0
