@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -26,6 +27,8 @@ log = logging.getLogger("reelay.ui")
 
 MAX_FORM = 256 * 1024
 """Bytes of a form the dashboard reads; its biggest (a pipeline with many extends) is far less."""
+
+MAX_FIELDS = 1000
 
 Page = Callable[[Request], Awaitable[Response]]
 Action = Callable[[Request, FormData], Awaitable[Response]]
@@ -65,7 +68,7 @@ async def checked_form(request: Request) -> FormData:
     origin = request.headers.get("origin")
     if who.session is not None and origin not in (None, "null", _origin(request)):
         raise Refused(403, "this form was sent from another site; the dashboard refuses it")
-    form = await request.form(max_files=0, max_fields=1000)
+    form = await _urlencoded(request)
     if who.session is not None:
         given = str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or "")
         if not given or not dashboard(request).sessions.csrf_ok(who.session, given):
@@ -74,6 +77,23 @@ async def checked_form(request: Request) -> FormData:
                 "the form's CSRF token is missing or out of date: reload the page and try again",
             )
     return form
+
+
+async def _urlencoded(request: Request) -> FormData:
+    """Every dashboard form is URL-encoded (none uploads a file), read within ``MAX_FORM``."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind not in ("", "application/x-www-form-urlencoded"):
+        raise Refused(415, f"the dashboard's forms are URL-encoded, not {kind}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise Refused(413, f"the form is larger than {MAX_FORM} bytes")
+    try:
+        fields = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Refused(400, f"the form cannot be read: {exc}") from None
+    return FormData(fields)
 
 
 def _origin(request: Request) -> str:

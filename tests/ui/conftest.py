@@ -26,4 +26,4 @@ async def board(settings: Settings, store: Store, fake: FakeProvider) -> AsyncIt
     app = create_api_app(ops, store, api_token=TOKEN, mounts=[dashboard_mount(dash)])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://dash") as client:
-        yield Board(client, ops, engine, clock, fake, store)
+        yield Board(client, ops, engine, clock, fake, store, app)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from starlette.types import ASGIApp
 
 from orchestrator.engine import Engine
 from orchestrator.operations import Operations
@@ -29,6 +30,8 @@ class Board:
     clock: Clock
     fake: FakeProvider
     store: Store
+    app: ASGIApp
+    """The internal listener's app, to serve over loopback where a test needs streaming."""
 
     async def sign_in(self) -> None:
         page = await self.client.get("/ui/login")

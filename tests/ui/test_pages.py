@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import httpx
+
 from orchestrator.plans import PipelineRequest
-from tests.ui.helpers import Board, csrf_of
+from tests.loopback import serve_app
+from tests.ui.helpers import TOKEN, Board, csrf_of
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -177,16 +180,21 @@ async def test_recover_failed_since_a_time(board: Board) -> None:
 
 
 async def test_the_live_stream_sends_unnamed_messages(board: Board) -> None:
-    """The dashboard's stream carries every event as an unnamed SSE message."""
-    await board.sign_in()
+    """The dashboard's stream (real HTTP over loopback) carries each event as an unnamed SSE
+    message, so one ``onmessage`` gets them all; it needs the session like every page."""
     pid = await _create(board)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
     lines: list[str] = []
-    async with board.client.stream("GET", f"/ui/events?pipeline_id={pid}&after=0") as stream:
-        async for line in stream.aiter_lines():
-            lines.append(line)
-            if line.startswith("data:"):
-                break
-    assert stream.headers["content-type"].startswith("text/event-stream")
+    async with serve_app(board.app, lifespan="off") as url, httpx.AsyncClient() as client:
+        refused = await client.get(f"{url}/ui/events?after=0")
+        assert refused.status_code == 303
+        path = f"{url}/ui/events?pipeline_id={pid}&after=0"
+        async with client.stream("GET", path, headers=headers) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            async for line in stream.aiter_lines():
+                lines.append(line)
+                if line.startswith("data:"):
+                    break
     assert not any(line.startswith("event:") for line in lines)
     assert '"type":"pipeline.created"' in lines[-1]
 
