@@ -99,8 +99,7 @@ async def fill(store: Store, provider: Provider, count: int) -> None:
         async def job(
             tx: Transaction, pairs: list[tuple[PipelineView, PipelineView]] = pairs
         ) -> None:
-            await commit_transition(tx, [(None, v) for v, _ in pairs], time.time())
-            await commit_transition(tx, pairs, time.time())
+            await commit_transition(tx, [(None, done) for _, done in pairs], time.time())
 
         await store.run(job)
         print(f"\r  filled {min(first + BATCH, count):,} pipelines", end="", flush=True)
@@ -118,8 +117,18 @@ async def deep_tree(store: Store, provider: Provider, steps: int) -> str:
     view = plan(request, {provider.name: provider}, pipeline_id=new_pipeline_id(now), now=now)
 
     async def job(tx: Transaction) -> None:
-        await commit_transition(tx, [(None, view)], now)
-        await commit_transition(tx, [(view, _finished(view, now, 0))], now)
+        made = await commit_transition(tx, [(None, view)], now)
+        current = PipelineView(made.new_pipelines[0], view.steps)
+        finished = _finished(view, now, 0)
+        for step in finished.steps:  # each step runs, then succeeds: the events a page shows
+            running = replace(step, status=StepStatus.RUNNING, progress=50, completed_at=None)
+            for changed in (running, step):
+                after = PipelineView(
+                    current.pipeline,
+                    tuple(changed if s.index == step.index else s for s in current.steps),
+                )
+                done = await commit_transition(tx, [(current, after)], now)
+                current = PipelineView(done.changed_pipelines[0], after.steps)
 
     await store.run(job)
     return view.pipeline.id

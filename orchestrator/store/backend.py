@@ -30,6 +30,8 @@ class Connection(Protocol):
     lock_clause: str
     """Appended to selects that claim rows: empty on SQLite, ``FOR UPDATE ...`` on PostgreSQL."""
     skip_locked_clause: str
+    like: str
+    """A LIKE that ignores case: ``LIKE`` on SQLite (ASCII letters), ``ILIKE`` on PostgreSQL."""
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 

@@ -53,6 +53,7 @@ def numbered(sql: str) -> str:
 class _PostgresConnection:
     lock_clause = " FOR UPDATE"
     skip_locked_clause = " FOR UPDATE SKIP LOCKED"
+    like = "ILIKE"
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn

@@ -30,13 +30,13 @@ SELECT_PIPELINE_BY_KEY = f"SELECT {_P} FROM pipelines WHERE idempotency_key = ?"
 
 # Page through pipelines newest first; ids are time-ordered so the id is the cursor.
 # The list's filters. Creation times are id ranges (ids begin with the creation time in ms);
-# the text is matched, lower-cased, against the metadata JSON and every step's prompt.
+# the text is found in the metadata JSON or in any step's prompt, ignoring case. ``{like}`` is
+# the backend's case-blind LIKE; the steps are scanned once, not once per pipeline.
 _PIPELINE_FILTERS = """
     (CAST(? AS TEXT) IS NULL OR provider = ?)
     AND (CAST(? AS TEXT) IS NULL OR id >= ?) AND (CAST(? AS TEXT) IS NULL OR id < ?)
-    AND (CAST(? AS TEXT) IS NULL OR lower(metadata) LIKE ? ESCAPE '\\' OR EXISTS (
-        SELECT 1 FROM steps s
-        WHERE s.pipeline_id = pipelines.id AND lower(s.prompt) LIKE ? ESCAPE '\\'))
+    AND (CAST(? AS TEXT) IS NULL OR metadata {like} ? ESCAPE '\\'
+         OR id IN (SELECT pipeline_id FROM steps WHERE prompt {like} ? ESCAPE '\\'))
 """
 LIST_PIPELINES = f"""
     SELECT {_P} FROM pipelines

@@ -51,7 +51,8 @@ class Reads:
         filters = _filters(provider, created_from, created_to, text)
         async with self._backend.reader() as conn:
             rows = await conn.fetch(
-                q.LIST_PIPELINES, (status, status, before_id, before_id, *filters, limit)
+                q.LIST_PIPELINES.format(like=conn.like),
+                (status, status, before_id, before_id, *filters, limit),
             )
             ids = [r["id"] for r in rows]
             views = await load_views(conn, ids, lock="")
@@ -67,7 +68,8 @@ class Reads:
     ) -> dict[str, int]:
         """How many pipelines of each status the same filters select (every status listed)."""
         filters = _filters(provider, created_from, created_to, text)
-        rows = await self._rows(q.COUNT_PIPELINES, filters)
+        async with self._backend.reader() as conn:
+            rows = await conn.fetch(q.COUNT_PIPELINES.format(like=conn.like), filters)
         found = {r["status"]: int(r["n"]) for r in rows}
         return {s.value: found.get(s.value, 0) for s in PipelineStatus}
 
@@ -188,7 +190,7 @@ def id_at(moment: float) -> str:
 
 def like_pattern(text: str) -> str:
     """``text`` as a LIKE pattern matching it anywhere, its wildcards taken literally."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 

@@ -39,6 +39,7 @@ def sqlite_path(url: str) -> Path:
 class _SqliteConnection:
     lock_clause = ""
     skip_locked_clause = ""
+    like = "LIKE"
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
