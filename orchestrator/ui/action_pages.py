@@ -3,6 +3,7 @@ first, and each is written to the pipeline's event log with who did it and why."
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -54,8 +55,8 @@ async def extend(request: Request, form: FormData) -> Response:
     else:
         try:
             spec = ExtendSpec.model_validate({"prompt": prompt, "from": int(raw_from)})
-        except ValueError as exc:
-            problems["prompt"] = _first_message(exc)
+        except ValidationError as exc:
+            problems["prompt"] = str(exc.errors()[0]["msg"])
     if spec is not None and form.get("confirm") == "yes":
         try:
             after = await ops.add_extend(
@@ -84,12 +85,3 @@ async def extend(request: Request, form: FormData) -> Response:
         status=422 if problems else 200,
         nav="pipelines",
     )
-
-
-def _first_message(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        found = errors()
-        if found:
-            return str(found[0]["msg"])
-    return str(exc)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -90,7 +90,9 @@ async def _urlencoded(request: Request) -> FormData:
         if len(body) > MAX_FORM:
             raise Refused(413, f"the form is larger than {MAX_FORM} bytes")
     try:
-        fields = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        fields: list[tuple[str, str | UploadFile]] = list(
+            parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise Refused(400, f"the form cannot be read: {exc}") from None
     return FormData(fields)

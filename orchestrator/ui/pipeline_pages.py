@@ -21,7 +21,13 @@ from orchestrator.ui.tree import build
 PAGE_SIZE = 50
 EVENTS_SHOWN = 500
 """The newest events of a pipeline its page shows (the API pages through all of them)."""
-FAILED_EVENTS = ("step.failed", "step.ambiguous", "pipeline.failed", "artifact.failed")
+FAILED_EVENTS = (
+    "step.failed",
+    "step.ambiguous",
+    "step.overdue",
+    "pipeline.failed",
+    "artifact.failed",
+)
 
 
 @dataclass(frozen=True, slots=True)
