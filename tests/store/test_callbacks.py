@@ -125,3 +125,20 @@ async def test_secret_is_created_once(store: Store, store_url: str) -> None:
     assert values[0].startswith("c")
     assert again == values[0]
     assert await store.run(lambda tx: tx.replicas.secret("other", "x", NOW)) == "x"
+
+
+async def test_terminal_callbacks_of_a_pipeline(store: Store) -> None:
+    """The first callback saying each (step, task) finished, by when it came; others ignored."""
+    await _steps(store)
+    assert await store.terminal_callbacks("pl_a") == {}
+    await store.run(
+        lambda tx: tx.callbacks.insert_callbacks(
+            [
+                _callback("t-a", "running", "pl_a", "b", NOW + 1),
+                _callback("t-a", "succeeded", "pl_a", "b", NOW + 5),
+                _callback("t-a", "failed", "pl_a", "b", NOW + 3),
+                _callback("t-b", "succeeded", "pl_b", "b", NOW + 9),
+            ]
+        )
+    )
+    assert await store.terminal_callbacks("pl_a") == {(0, "t-a"): NOW + 3}
