@@ -102,14 +102,14 @@ def body_of(draft: Draft) -> dict[str, Any]:
 
 def check(request: Request, draft: Draft) -> tuple[PipelineRequest, PipelineView] | None:
     """The validated request and the steps it would make; None with ``draft.problems`` set."""
-    body = body_of(draft)
-    if draft.problems:
-        return None
+    body = body_of(draft)  # a metadata that is not JSON is a problem already, checked on
     try:
         parsed = PipelineRequest.model_validate(body)
     except ValidationError as exc:
         for e in exc.errors():
             draft.problems.setdefault(field_name(tuple(e["loc"])), str(e["msg"]))
+        return None
+    if draft.problems:
         return None
     board = dashboard(request)
     try:

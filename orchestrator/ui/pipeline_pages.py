@@ -157,6 +157,7 @@ async def pipeline_page(request: Request) -> Response:
             "extend_from": int(extend_from) if extend_from.isdigit() else None,
             "summary_sig": f"{view.pipeline.status}:{view.pipeline.updated_at}",
             "actor_of": actor_of,
+            "now": board.clock(),
         },
         nav="pipelines",
     )

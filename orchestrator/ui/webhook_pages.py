@@ -6,6 +6,7 @@ A new or rotated secret is shown once, on the page that answers the action, as t
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
@@ -116,8 +117,19 @@ def _secret_page(
 
 async def message_page(request: Request) -> Response:
     message, attempts = await services(request).webhooks.message(request.path_params["message_id"])
-    context = {"m": message, "attempts": list(reversed(attempts))}
+    context = {
+        "m": message,
+        "attempts": list(reversed(attempts)),
+        "payload": _pretty(message.payload),
+    }
     return dashboard(request).pages.render(request, "message.html", context, nav="webhooks")
+
+
+def _pretty(payload: str) -> str:
+    try:
+        return json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+    except ValueError:
+        return payload
 
 
 async def redeliver(request: Request, form: FormData) -> Response:

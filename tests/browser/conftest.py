@@ -132,6 +132,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         hook_server.shutdown()
+        hook_server.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,8 @@ def test_create_a_pipeline_through_the_form_and_watch_it_finish(page: Page, stac
     """Fill the form (with an extend row), review, confirm; the page follows the pipeline from
     running to succeeded with no reload, and each kept video loads in the player."""
     page.goto("/ui/pipelines/new")
-    page.get_by_label("Provider").select_option("octopusx")
-    page.get_by_label("Tier").select_option("fast")
+    page.get_by_label("Provider", exact=True).select_option("octopusx")
+    page.get_by_label("Tier", exact=True).select_option("fast")
     page.get_by_label("Prompt", exact=True).fill("A paper boat drifts down a rainy street")
     page.get_by_role("button", name="+ Add an extend").click()
     page.get_by_label("Step 1 prompt").fill("It slips into a storm drain")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from starlette.types import ASGIApp
 
+from orchestrator.domain.models import Event
 from orchestrator.engine import Engine
 from orchestrator.operations import Operations
 from orchestrator.store import Store
@@ -46,7 +46,7 @@ class Board:
     async def run(self, rounds: int = 30) -> None:
         await drive(self.engine, self.clock, rounds)
 
-    async def events(self, pipeline_id: str) -> list[Any]:
+    async def events(self, pipeline_id: str) -> list[Event]:
         return await self.store.events(pipeline_id)
 
 
