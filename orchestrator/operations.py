@@ -1,4 +1,10 @@
-"""What users can do to pipelines: create, read, list, cancel. The API and CLI call these."""
+"""What users can do to pipelines: create, read, list, cancel, retry, extend. The API, the CLI
+(through the API) and the dashboard call these.
+
+Every action that changes a pipeline is audited: in the same transaction as the change, right
+after the change's own events, one ``action.*`` event says who did it (``actor``: the name of
+the API token, ``anonymous``, or the dashboard's caller) and why (``reason``, when given).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,60 @@ import time
 from collections.abc import Callable, Mapping
 
 from orchestrator.domain import pipelines as pipeline_rules
-from orchestrator.domain.models import Event, PipelineStatus, PipelineView, new_pipeline_id
-from orchestrator.errors import Conflict, NotFound
+from orchestrator.domain.models import (
+    Event,
+    EventDraft,
+    PipelineStatus,
+    PipelineView,
+    new_pipeline_id,
+)
+from orchestrator.errors import Conflict, FieldProblem, NotFound, Rejected, joined
 from orchestrator.plans import ExtendSpec, PipelineRequest, plan, plan_extend
 from orchestrator.providers.base import Provider
 from orchestrator.store import Store, Transaction
 from orchestrator.transitions import commit_transition
 
 # Conflict and NotFound are raised here; callers that catch them may import them from here.
-__all__ = ["Conflict", "NotFound", "Operations", "is_pipeline_id"]
+__all__ = [
+    "MAX_REASON",
+    "Conflict",
+    "NotFound",
+    "Operations",
+    "action_reason",
+    "is_pipeline_id",
+]
 
 _PIPELINE_ID = re.compile(r"pl_[0-9a-f]{24}")
+
+MAX_REASON = 500
+"""The longest reason an action keeps, in characters, after trimming."""
+DEFAULT_ACTOR = "api"
+
+
+def action_reason(reason: str | None) -> str | None:
+    """``reason`` trimmed, None when blank; longer than ``MAX_REASON`` is ``Rejected``
+    naming ``reason`` (422)."""
+    trimmed = (reason or "").strip()
+    if len(trimmed) > MAX_REASON:
+        problem = FieldProblem(
+            "reason", f"must be at most {MAX_REASON} characters (trimmed), got {len(trimmed)}"
+        )
+        raise Rejected(joined([problem]), [problem])
+    return trimmed or None
+
+
+def _audit(
+    action: str,
+    view: PipelineView,
+    actor: str,
+    reason: str | None,
+    what: Mapping[str, object] | None = None,
+    *,
+    step: int | None = None,
+) -> EventDraft:
+    """The ``action.<action>`` event: who did it and why, and ``what`` it did."""
+    data = {"actor": actor, "reason": reason, **(what or {})}
+    return EventDraft(f"action.{action}", view.pipeline.id, step, data)
 
 
 def is_pipeline_id(value: str) -> bool:
@@ -42,9 +91,16 @@ class Operations:
         self._allow_private_webhooks = allow_private_webhooks
 
     async def create(
-        self, request: PipelineRequest, idempotency_key: str | None = None
+        self,
+        request: PipelineRequest,
+        idempotency_key: str | None = None,
+        *,
+        actor: str = DEFAULT_ACTOR,
+        reason: str | None = None,
     ) -> tuple[PipelineView, bool]:
-        """Store a new pipeline; with a key already used for this body, return that one."""
+        """Store a new pipeline, audited as ``action.created``; with a key already used for
+        this body, return that one and write nothing."""
+        reason = action_reason(reason)
         now = self._clock()
         view = plan(
             request,
@@ -64,7 +120,8 @@ class Operations:
                             "Idempotency-Key was already used with a different request body"
                         )
                     return existing, False
-            await commit_transition(tx, [(None, view)], now)
+            audit = _audit("created", view, actor, reason)
+            await commit_transition(tx, [(None, view)], now, extra=[audit])
             return view, True
 
         result = await self._store.run(job)
@@ -111,8 +168,12 @@ class Operations:
             provider=provider, created_from=created_from, created_to=created_to, text=text
         )
 
-    async def cancel(self, pipeline_id: str) -> PipelineView:
-        """Cancel every unfinished step. A finished pipeline cannot be cancelled (409)."""
+    async def cancel(
+        self, pipeline_id: str, *, actor: str = DEFAULT_ACTOR, reason: str | None = None
+    ) -> PipelineView:
+        """Cancel every unfinished step, audited as ``action.cancelled``. A finished pipeline
+        cannot be cancelled (409)."""
+        reason = action_reason(reason)
         now = self._clock()
 
         async def job(tx: Transaction) -> PipelineView:
@@ -122,13 +183,18 @@ class Operations:
             if view.pipeline.status.finished:
                 raise Conflict(f"pipeline {pipeline_id} already {view.pipeline.status}")
             after = pipeline_rules.cancel(view, now)
-            await commit_transition(tx, [(view, after)], now)
+            audit = _audit("cancelled", view, actor, reason)
+            await commit_transition(tx, [(view, after)], now, extra=[audit])
             return after
 
         return await self._store.run(job)
 
-    async def retry(self, pipeline_id: str) -> PipelineView:
-        """Resume a failed pipeline (or one holding ambiguous steps) from those steps."""
+    async def retry(
+        self, pipeline_id: str, *, actor: str = DEFAULT_ACTOR, reason: str | None = None
+    ) -> PipelineView:
+        """Resume a failed pipeline (or one holding ambiguous steps) from those steps, audited
+        as ``action.retried`` with the indexes of the ``steps`` resumed."""
+        reason = action_reason(reason)
         now = self._clock()
 
         async def job(tx: Transaction) -> PipelineView:
@@ -140,15 +206,30 @@ class Operations:
             after = pipeline_rules.retry(view, now)
             if after is view:
                 raise Conflict(f"pipeline {pipeline_id} has no failed or ambiguous step to retry")
-            await commit_transition(tx, [(view, after)], now)
+            resumed = [
+                a.index
+                for b, a in zip(view.steps, after.steps, strict=True)
+                if a.status != b.status
+            ]
+            audit = _audit("retried", view, actor, reason, {"steps": resumed})
+            await commit_transition(tx, [(view, after)], now, extra=[audit])
             return after
 
         view = await self._store.run(job)
         self._wake()
         return view
 
-    async def add_extend(self, pipeline_id: str, ext: ExtendSpec) -> PipelineView:
-        """Append an extend step; a succeeded pipeline runs again until it is done."""
+    async def add_extend(
+        self,
+        pipeline_id: str,
+        ext: ExtendSpec,
+        *,
+        actor: str = DEFAULT_ACTOR,
+        reason: str | None = None,
+    ) -> PipelineView:
+        """Append an extend step, audited as ``action.extended`` with its ``index`` and the
+        step it continues (``from``); a succeeded pipeline runs again until it is done."""
+        reason = action_reason(reason)
         now = self._clock()
 
         async def job(tx: Transaction) -> PipelineView:
@@ -162,7 +243,9 @@ class Operations:
             step = plan_extend(view, ext, self._providers[view.pipeline.provider], now)
             grown = PipelineView(view.pipeline, (*view.steps, step))
             after = pipeline_rules.settle(grown, now)
-            await commit_transition(tx, [(view, after)], now)
+            what = {"index": step.index, "from": step.parent}
+            audit = _audit("extended", view, actor, reason, what, step=step.index)
+            await commit_transition(tx, [(view, after)], now, extra=[audit])
             return after
 
         view = await self._store.run(job)

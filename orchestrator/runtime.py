@@ -179,8 +179,7 @@ async def open_runtime(
         webhooks = WebhookOperations(
             store, wake=deliverer.wake, clock=clock, allow_private=settings.webhook_allow_private
         )
-        token = settings.api_token.get_secret_value() if settings.api_token else None
-        api_tokens = {"api": token} if token else {}
+        api_tokens = settings.named_api_tokens()  # REELAY_API_TOKEN is "api"
         board = Dashboard(
             Sessions(await stored_secret(store, DASHBOARD_SECRET), api_tokens.values()),
             api_tokens,
@@ -196,7 +195,8 @@ async def open_runtime(
             api_app=create_api_app(
                 operations,
                 store,
-                api_token=token,
+                api_token=None,
+                api_tokens=api_tokens,
                 webhooks=webhooks,
                 webhook_secrets=hook_secrets,
                 storage=storage,

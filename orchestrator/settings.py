@@ -7,6 +7,7 @@ provider fields nest with one underscore: ``REELAY_APIXO_API_KEY`` is ``apixo.ap
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,10 @@ from orchestrator.providers.config import (
 )
 
 PROVIDER_NAMES: tuple[str, ...] = ("apimart", "octopusx", "apixo", "apifree")
+API_TOKEN_NAME = "api"  # noqa: S105 - a name, not a token
+"""What ``REELAY_API_TOKEN`` is called among the named tokens (and in the audit events)."""
+MIN_NAMED_TOKEN_LENGTH = 16
+_TOKEN_NAME = re.compile(r"[a-z0-9_.-]{1,40}")
 
 
 class ConfigError(Rejected):
@@ -65,6 +70,11 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = Field(
         default=None,
         description="Proxies whose X-Forwarded-* the internal listener trusts (default 127.0.0.1)",
+    )
+    api_tokens: SecretStr | None = Field(
+        default=None,
+        description="More bearer tokens, each with the name audit events record: "
+        "name=token,name=token (names [a-z0-9_.-], tokens of 16 characters or more)",
     )
     signing_secret: SecretStr | None = Field(
         default=None, description="Callback-token secret(s), comma-separated, newest first"
@@ -150,12 +160,36 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise ValueError(f"REELAY_PUBLIC_URL must be an http(s) URL, got {self.public_url!r}")
-        if not self.api_token and not _is_loopback(self.api_host):
+        tokens = self.named_api_tokens()  # refuses a malformed REELAY_API_TOKENS
+        if not tokens and not _is_loopback(self.api_host):
             raise ValueError(
-                f"REELAY_API_TOKEN is required when REELAY_API_HOST ({self.api_host}) "
-                "is not a loopback address"
+                f"REELAY_API_TOKEN (or REELAY_API_TOKENS) is required when REELAY_API_HOST "
+                f"({self.api_host}) is not a loopback address"
             )
         return self
+
+    def named_api_tokens(self) -> dict[str, str]:
+        """Every bearer token of the internal API by its name: ``REELAY_API_TOKEN`` as
+        ``api``, then those of ``REELAY_API_TOKENS``. Empty: the API is open to everyone."""
+        tokens: dict[str, str] = {}
+        if self.api_token:
+            tokens[API_TOKEN_NAME] = self.api_token.get_secret_value()
+        named = parse_named_tokens(self.api_tokens.get_secret_value() if self.api_tokens else "")
+        for name, token in named:
+            if name == API_TOKEN_NAME:
+                raise ValueError(
+                    f"REELAY_API_TOKENS cannot name a token {API_TOKEN_NAME!r}: "
+                    "that is REELAY_API_TOKEN's name"
+                )
+            if name in tokens:
+                raise ValueError(f"REELAY_API_TOKENS names {name!r} twice")
+            if token in tokens.values():
+                raise ValueError(
+                    f"REELAY_API_TOKENS gives {name!r} a token that another name has; "
+                    "each name needs its own token"
+                )
+            tokens[name] = token
+        return tokens
 
     @property
     def artifact_root(self) -> Path:
@@ -168,6 +202,27 @@ class Settings(BaseSettings):
     def providers(self) -> dict[str, ProviderSettings]:
         """Every provider's settings, by name."""
         return {name: self.provider(name) for name in PROVIDER_NAMES}
+
+
+def parse_named_tokens(value: str) -> list[tuple[str, str]]:
+    """``name=token,name=token`` as pairs; a malformed entry is a ValueError naming the setting
+    and the entry by its position, never echoing what could be a token."""
+    pairs: list[tuple[str, str]] = []
+    for position, entry in enumerate(value.split(","), start=1):
+        if not entry.strip():
+            continue  # "a=...,b=...," or an empty setting
+        name, sep, token = (part.strip() for part in entry.partition("="))
+        where = f"REELAY_API_TOKENS entry {position}"
+        if not sep:
+            raise ValueError(f"{where} is not name=token")
+        if not _TOKEN_NAME.fullmatch(name):
+            raise ValueError(f"{where}: the name must be 1-40 of a-z, 0-9, '_', '.', '-'")
+        if len(token) < MIN_NAMED_TOKEN_LENGTH:
+            raise ValueError(
+                f"{where} ({name}): the token must be at least {MIN_NAMED_TOKEN_LENGTH} characters"
+            )
+        pairs.append((name, token))
+    return pairs
 
 
 def _is_loopback(host: str) -> bool:
@@ -184,7 +239,8 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValueError as exc:
-        raise ConfigError(_first_line(exc)) from exc
+        # Not chained: pydantic's text repeats the input values, and so the tokens.
+        raise ConfigError(_first_line(exc)) from None
 
 
 def _first_line(exc: ValueError) -> str:

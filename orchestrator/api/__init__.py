@@ -7,7 +7,7 @@ Its routes are declared once, in ``table``; its errors become HTTP answers in on
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,6 +22,7 @@ from orchestrator.artifacts.storage import ArtifactStorage
 from orchestrator.engine.provider_report import ProviderReport
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
+from orchestrator.settings import API_TOKEN_NAME
 from orchestrator.store import Store
 from orchestrator.webhooks.endpoints import WebhookOperations
 
@@ -33,6 +34,7 @@ def create_api_app(
     store: Store,
     *,
     api_token: str | None,
+    api_tokens: Mapping[str, str] | None = None,
     webhooks: WebhookOperations | None = None,
     webhook_secrets: Sequence[str] = (),
     storage: ArtifactStorage | None = None,
@@ -42,8 +44,14 @@ def create_api_app(
     clock: Callable[[], float] = time.monotonic,
     mounts: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """``clock`` paces the outage log lines and the readiness probe's cache. ``mounts`` are
+    """``api_token`` is the bearer token named ``api``; ``api_tokens`` are more, by name (the
+    name is the actor of the requests made with it). With neither, every route is open.
+    ``clock`` paces the outage log lines and the readiness probe's cache. ``mounts`` are
     served beside the API's routes, with its services (the dashboard)."""
+    named = dict(api_tokens or {})
+    if api_token is not None and API_TOKEN_NAME in named:
+        raise ValueError(f"two tokens named {API_TOKEN_NAME!r}: api_token and api_tokens")
+    tokens = named if api_token is None else {API_TOKEN_NAME: api_token, **named}
     app = Starlette(
         routes=[*mounts, *(r.starlette_route() for r in ROUTES)],
         middleware=[Middleware(Failures, throttle=Throttle(LOG_EVERY_S, clock))],
@@ -55,7 +63,7 @@ def create_api_app(
         metrics=metrics or Metrics(store),
         write_probe=WriteProbe(store, clock=clock),
         openapi=build_openapi(ROUTES),
-        api_token=api_token,
+        api_tokens=tokens,
         webhook_secrets=tuple(webhook_secrets),
         storage=storage,
         provider_health=provider_health,

@@ -7,6 +7,8 @@ from typing import TypedDict
 from starlette.requests import Request
 from starlette.responses import Response
 
+from orchestrator.api.action_schemas import ActionIn, ExtendIn
+from orchestrator.api.auth import actor
 from orchestrator.api.params import Bounded, Choice, Param
 from orchestrator.api.schemas import (
     EventListOut,
@@ -22,7 +24,7 @@ from orchestrator.api.services import services
 from orchestrator.common.times import is_time, parse_time
 from orchestrator.domain.models import PipelineStatus, PipelineView
 from orchestrator.operations import Operations, is_pipeline_id
-from orchestrator.plans import ExtendSpec, PipelineRequest
+from orchestrator.plans import PipelineRequest
 
 IDEMPOTENCY_KEY = Param("Idempotency-Key", where="header", min_length=1, max_length=255)
 STATUS = Choice("status", PipelineStatus)
@@ -54,7 +56,7 @@ async def one(request: Request, view: PipelineView, status: int = 200) -> Respon
 
 async def create_pipeline(request: Request, body: PipelineRequest) -> Response:
     key = IDEMPOTENCY_KEY.read(request)
-    view, created = await ops(request).create(body, key)
+    view, created = await ops(request).create(body, key, actor=actor(request))
     return await one(request, view, 201 if created else 200)
 
 
@@ -95,16 +97,22 @@ async def count_pipelines(request: Request) -> Response:
     return json_response(PipelineCountsOut(counts=counts, total=sum(counts.values())))
 
 
-async def cancel_pipeline(request: Request) -> Response:
-    return await one(request, await ops(request).cancel(request.path_params["pipeline_id"]))
+async def cancel_pipeline(request: Request, body: ActionIn) -> Response:
+    pipeline_id = request.path_params["pipeline_id"]
+    view = await ops(request).cancel(pipeline_id, actor=actor(request), reason=body.reason)
+    return await one(request, view)
 
 
-async def retry_pipeline(request: Request) -> Response:
-    return await one(request, await ops(request).retry(request.path_params["pipeline_id"]))
+async def retry_pipeline(request: Request, body: ActionIn) -> Response:
+    pipeline_id = request.path_params["pipeline_id"]
+    view = await ops(request).retry(pipeline_id, actor=actor(request), reason=body.reason)
+    return await one(request, view)
 
 
-async def add_extend(request: Request, body: ExtendSpec) -> Response:
-    view = await ops(request).add_extend(request.path_params["pipeline_id"], body)
+async def add_extend(request: Request, body: ExtendIn) -> Response:
+    view = await ops(request).add_extend(
+        request.path_params["pipeline_id"], body.spec(), actor=actor(request), reason=body.reason
+    )
     return await one(request, view, 201)
 
 

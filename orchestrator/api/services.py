@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -28,8 +28,9 @@ class ApiServices:
     write_probe: WriteProbe
     openapi: Mapping[str, Any]
     """The document served at ``/openapi.json``, built once from the route table."""
-    api_token: str | None = None
-    """``REELAY_API_TOKEN``: None serves every route without a token."""
+    api_tokens: Mapping[str, str] = field(default_factory=dict)
+    """Every bearer token by its name (``REELAY_API_TOKEN`` is ``api``); empty serves every
+    route without a token."""
     webhook_secrets: tuple[str, ...] = ()
     storage: ArtifactStorage | None = None
     """Where kept videos are read from; None when downloads are off."""

@@ -11,6 +11,7 @@ from orchestrator.api import pipeline_routes as p
 from orchestrator.api import service_routes as s
 from orchestrator.api import stream
 from orchestrator.api import webhook_routes as w
+from orchestrator.api.action_schemas import ActionIn, ExtendIn
 from orchestrator.api.provider_routes import ProviderListOut, list_providers
 from orchestrator.api.routing import Answer, ApiRoute, body_route, ok, problem, route
 from orchestrator.api.schemas import (
@@ -33,7 +34,7 @@ from orchestrator.api.webhook_schemas import (
     RotateIn,
     WebhookSecretOut,
 )
-from orchestrator.plans import ExtendSpec, PipelineRequest
+from orchestrator.plans import PipelineRequest
 
 PIPELINE = ok(PipelineOut, "The pipeline")
 ENDPOINT = "/v1/webhook-endpoints/{endpoint_id}"
@@ -52,7 +53,7 @@ PIPELINE_ROUTES = (
         },
         body=PipelineRequest,
         params=(p.IDEMPOTENCY_KEY,),
-        summary="Create a pipeline: a base generation and its extends",
+        summary="Create a pipeline: a base generation and its extends; audited as action.created",
     ),
     route(
         "GET",
@@ -81,20 +82,26 @@ PIPELINE_ROUTES = (
         summary="Count pipelines by status, under the list's filters",
     ),
     route("GET", "/v1/pipelines/{pipeline_id}", p.get_pipeline, "getPipeline", {200: PIPELINE}),
-    route(
+    body_route(
         "POST",
         "/v1/pipelines/{pipeline_id}/cancel",
         p.cancel_pipeline,
         "cancelPipeline",
         {200: PIPELINE, 409: problem("Already finished")},
+        body=ActionIn,
+        optional=True,
+        summary="Cancel every unfinished step; audited as action.cancelled, with the reason",
     ),
-    route(
+    body_route(
         "POST",
         "/v1/pipelines/{pipeline_id}/retry",
         p.retry_pipeline,
         "retryPipeline",
         {200: PIPELINE, 409: problem("Cancelled, or nothing to retry")},
-        summary="Resume failed and ambiguous steps (and the steps below them)",
+        body=ActionIn,
+        optional=True,
+        summary="Resume failed and ambiguous steps (and the steps below them); audited as "
+        "action.retried",
     ),
     route(
         "GET",
@@ -113,8 +120,8 @@ PIPELINE_ROUTES = (
             201: ok(PipelineOut, "The pipeline with its new step"),
             409: problem("The pipeline failed or was cancelled"),
         },
-        body=ExtendSpec,
-        summary="Add an extend step (a succeeded pipeline runs again)",
+        body=ExtendIn,
+        summary="Add an extend step (a succeeded pipeline runs again); audited as action.extended",
     ),
     route(
         "GET",

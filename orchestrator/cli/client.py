@@ -159,8 +159,16 @@ class ApiClient:
         query = {k: v for k, v in params.items() if v is not None}
         return await self.request("GET", "/v1/pipelines", params=query)
 
-    async def cancel(self, pipeline_id: str) -> Any:
-        return await self.request("POST", f"/v1/pipelines/{pipeline_id}/cancel")
+    async def cancel(self, pipeline_id: str, reason: str | None = None) -> Any:
+        return await self._act(pipeline_id, "cancel", reason)
+
+    async def retry(self, pipeline_id: str, reason: str | None = None) -> Any:
+        return await self._act(pipeline_id, "retry", reason)
+
+    async def _act(self, pipeline_id: str, action: str, reason: str | None) -> Any:
+        """An action on a pipeline, with the reason the API keeps in its audit event."""
+        body = {"reason": reason} if reason is not None else None
+        return await self.request("POST", f"/v1/pipelines/{pipeline_id}/{action}", json=body)
 
 
 def _describe(response: httpx.Response) -> str:

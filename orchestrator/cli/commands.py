@@ -96,14 +96,19 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--provider")
     listing.add_argument("--limit", type=int, default=20)
     listing.add_argument("--cursor")
+    listing.add_argument("--since", help="created at or after: 2026-12-04 or an ISO time (UTC)")
+    listing.add_argument("--until", help="created before the end of this date, or this time")
+    listing.add_argument("--search", help="text in a prompt or in the metadata")
 
     cancel = sub.add_parser("cancel", help="cancel a pipeline")
     cancel.add_argument("id")
+    _reason_option(cancel)
 
     retry = sub.add_parser(
         "retry", help="submit a pipeline's failed and held (ambiguous) steps again"
     )
     retry.add_argument("id")
+    _reason_option(retry)
 
     fetch = sub.add_parser("fetch", help="download a pipeline's final video(s)")
     fetch.add_argument("id")
@@ -123,12 +128,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="STEP",
         help="step to continue (default: the last one)",
     )
+    _reason_option(extend)
 
     sub.add_parser("webhook-secret", help="print the secret(s) signing pipeline webhook_url calls")
 
     providers = sub.add_parser("providers", help="what each provider is doing")
     providers.add_argument("--json", action="store_true", help="print the raw JSON")
     return parser
+
+
+def _reason_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--reason", metavar="TEXT", help="why; kept with your name in the pipeline's event log"
+    )
 
 
 def _body(args: argparse.Namespace) -> dict[str, Any]:
@@ -177,7 +189,13 @@ async def _client_command(args: argparse.Namespace) -> int:
             )
         elif args.command == "list":
             page = await client.list(
-                status=args.status, provider=args.provider, limit=args.limit, cursor=args.cursor
+                status=args.status,
+                provider=args.provider,
+                limit=args.limit,
+                cursor=args.cursor,
+                created_from=args.since,
+                created_to=args.until,
+                q=args.search,
             )
             for p in page["items"]:
                 done = sum(s["status"] == "succeeded" for s in p["steps"])
@@ -186,9 +204,9 @@ async def _client_command(args: argparse.Namespace) -> int:
             if page["next_cursor"]:
                 print(f"more: reelay list --cursor {page['next_cursor']}")
         elif args.command == "cancel":
-            print((await client.cancel(args.id))["status"])
+            print((await client.cancel(args.id, args.reason))["status"])
         elif args.command == "retry":
-            pipeline = await client.request("POST", f"/v1/pipelines/{args.id}/retry")
+            pipeline = await client.retry(args.id, args.reason)
             print("\n".join(pipeline_block(pipeline)))
         elif args.command == "fetch":
             return await _fetch(client, args.id, Path(args.dir), every_step=args.all)
@@ -198,6 +216,8 @@ async def _client_command(args: argparse.Namespace) -> int:
             body: dict[str, Any] = {"prompt": args.prompt}
             if args.from_ is not None:
                 body["from"] = args.from_
+            if args.reason is not None:
+                body["reason"] = args.reason
             pipeline = await client.request("POST", f"/v1/pipelines/{args.id}/extends", json=body)
             print(f"step {len(pipeline['steps']) - 1} added; pipeline {pipeline['status']}")
         elif args.command == "webhook-secret":

@@ -81,9 +81,13 @@ async def _ended(client: ApiClient, pipeline_id: str, event: dict[str, Any]) -> 
     """The pipeline's final status if ``event`` ends the watch, else None."""
     if event["type"] in FINAL:
         later = await client.request(
-            "GET", f"/v1/pipelines/{pipeline_id}/events", params={"after": event["seq"], "limit": 1}
+            "GET",
+            f"/v1/pipelines/{pipeline_id}/events",
+            params={"after": event["seq"], "limit": 100},
         )
-        return None if later["items"] else str(event["type"]).split(".", 1)[1]
+        # An audit event (who cancelled, say) follows the change it records; it is no new run.
+        moved = [e for e in later["items"] if not str(e["type"]).startswith("action.")]
+        return None if moved else str(event["type"]).split(".", 1)[1]
     if event["type"] == "step.ambiguous":
         pipeline = await client.get(pipeline_id)
         if pipeline["status"] not in FINISHED and settled(pipeline):

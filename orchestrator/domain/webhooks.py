@@ -28,17 +28,24 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "step.overdue",
         "artifact.stored",
         "artifact.failed",
+        "action.created",
+        "action.cancelled",
+        "action.retried",
+        "action.extended",
     }
 )
+"""Every event type an endpoint may name (or name the family of, ``step.*``). The ``action.*``
+ones are the audit events: who did an action on a pipeline, and why (``operations``)."""
 
 
-DEFAULT_EVENT_TYPES: frozenset[str] = EVENT_TYPES - {
-    "step.pending",
-    "step.submitting",
-    "pipeline.running",
-}
-"""What a destination without a filter receives: the bookkeeping steps in between stay in
-the event log and the stream, and go out only to endpoints that name them."""
+AUDIT_EVENT_TYPES: frozenset[str] = frozenset(t for t in EVENT_TYPES if t.startswith("action."))
+
+DEFAULT_EVENT_TYPES: frozenset[str] = (
+    EVENT_TYPES - {"step.pending", "step.submitting", "pipeline.running"} - AUDIT_EVENT_TYPES
+)
+"""What a destination without a filter (and a pipeline's own ``webhook_url``) receives. The
+bookkeeping steps in between and the audit events stay in the event log and the stream, and
+go out only to endpoints that name them (``action.*``)."""
 
 
 class MessageStatus(enum.StrEnum):

@@ -10,8 +10,6 @@ Every answer forbids inline scripts and framing (Content-Security-Policy) and is
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
@@ -20,6 +18,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orchestrator.api.auth import bearer_name
 from orchestrator.ui.board import BOARD, Dashboard
 from orchestrator.ui.context import CALLER, Caller, base, relative_path
 from orchestrator.ui.session import COOKIE, MAX_AGE_S, Session, Sessions
@@ -44,24 +43,6 @@ ANONYMOUS = "dashboard"
 def actor_for(token_name: str | None) -> str:
     """What a browser session is called in the event log."""
     return ANONYMOUS if token_name in (None, "", "api") else f"{ANONYMOUS}:{token_name}"
-
-
-def bearer_name(connection: HTTPConnection, tokens: Mapping[str, str]) -> str | None:
-    """The name of the token in ``Authorization: Bearer``."""
-    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token_name(given, tokens)
-
-
-def token_name(given: str, tokens: Mapping[str, str]) -> str | None:
-    """The name of the token ``given`` is, compared in constant time against every one."""
-    found = None
-    if given:
-        for name, token in tokens.items():
-            if hmac.compare_digest(given.encode(), token.encode()):
-                found = name
-    return found
 
 
 class Guard:

@@ -18,7 +18,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from orchestrator.api.errors import outage_reason, status_of
-from orchestrator.errors import ReelayError
 from orchestrator.ui.board import dashboard
 from orchestrator.ui.context import caller
 from orchestrator.ui.session import CSRF_FIELD, CSRF_HEADER
@@ -34,8 +33,9 @@ Page = Callable[[Request], Awaitable[Response]]
 Action = Callable[[Request, FormData], Awaitable[Response]]
 
 
-class Refused(ReelayError):
-    """A dashboard request that must not go on (CSRF, a foreign origin, an oversize form)."""
+class Refused(Exception):
+    """A dashboard request that must not go on (CSRF, a foreign origin, an oversize form).
+    Answered as a page with its own status, never by the API's error handler."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)

@@ -6,9 +6,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from orchestrator.api.auth import token_name
 from orchestrator.ui.board import dashboard
 from orchestrator.ui.context import base
-from orchestrator.ui.guard import session_cookie, token_name
+from orchestrator.ui.guard import session_cookie
 from orchestrator.ui.session import COOKIE
 
 

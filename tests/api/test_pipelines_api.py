@@ -137,7 +137,8 @@ async def test_cancel(api: httpx.AsyncClient) -> None:
     assert {s["status"] for s in cancelled.json()["steps"]} == {"cancelled"}
     events = (await api.get(f"/v1/pipelines/{pid}/events")).json()["items"]
     assert events[0]["type"] == "pipeline.created"
-    assert events[-1]["type"] == "pipeline.cancelled"
+    assert [e["type"] for e in events[-2:]] == ["pipeline.cancelled", "action.cancelled"]
+    assert events[-1]["data"] == {"actor": "api", "reason": None}
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
 

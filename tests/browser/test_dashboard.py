@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
 from tests.browser.conftest import Stack, shoot, wait_for
 
@@ -151,7 +151,12 @@ def test_cancel_a_slow_pipeline(page: Page, stack: Stack) -> None:
 def test_a_hostile_prompt_is_text(page: Page, stack: Stack) -> None:
     """A prompt that is markup shows as text on the list and the pipeline page; nothing runs."""
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
     created = stack.create(
         {"provider": "apifree", "model": "veo-3.1-fast", "prompt": XSS, "metadata": {"x": XSS}}
     )

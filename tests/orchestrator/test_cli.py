@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from orchestrator.api import create_api_app
@@ -55,8 +56,18 @@ def test_submit_status_list_cancel(
     assert "step 1 extend" in shown
     assert main(["list"]) == 0
     assert pid in capsys.readouterr().out
-    assert main(["cancel", pid]) == 0
+    assert main(["list", "--search", "A", "--since", "2020-01-01"]) == 0
+    assert pid in capsys.readouterr().out
+    assert main(["list", "--search", "nothing like it"]) == 0
+    assert pid not in capsys.readouterr().out
+    assert main(["list", "--until", "2020-01-01"]) == 0
+    assert pid not in capsys.readouterr().out
+    assert main(["cancel", pid, "--reason", "test over"]) == 0
     assert capsys.readouterr().out.strip() == "cancelled"
+    events = httpx.get(
+        f"{api_url}/v1/pipelines/{pid}/events", headers={"Authorization": "Bearer tok"}
+    ).json()["items"]
+    assert events[-1]["data"] == {"actor": "api", "reason": "test over"}
 
 
 def test_refusal_is_one_line(
