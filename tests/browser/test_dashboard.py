@@ -53,6 +53,7 @@ def test_create_a_pipeline_through_the_form_and_watch_it_finish(page: Page, stac
             "v => v.readyState >= 1 && v.duration > 0", arg=players.nth(i).element_handle()
         )
     shoot(page, "pipeline")
+    shoot(page, "pipeline-view", full_page=False)  # the README's picture
     page.set_viewport_size({"width": 390, "height": 844})
     shoot(page, "pipeline-phone")
 
