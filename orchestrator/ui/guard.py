@@ -59,6 +59,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
+        static = relative_path(scope).startswith("/static/")
         fresh: Session | None = None
         name = bearer_name(connection, self.tokens)
         if name is not None:
@@ -77,7 +78,9 @@ class Guard:
                 headers = MutableHeaders(scope=message)
                 for key, value in SECURITY_HEADERS.items():
                     headers.setdefault(key, value)
-                if fresh is not None and COOKIE not in headers.get("set-cookie", ""):
+                if static:  # their URLs carry a digest of their content: cache them for good
+                    headers["cache-control"] = "public, max-age=31536000, immutable"
+                elif fresh is not None and COOKIE not in headers.get("set-cookie", ""):
                     headers.append("set-cookie", session_cookie(self.sessions, fresh, scope))
             await send(message)
 

@@ -109,3 +109,12 @@ async def test_without_a_token_the_dashboard_is_open(store: Store, fake: FakePro
         assert csrf_of(page.text)
         assert "reelay_session" in page.headers["set-cookie"]
         assert (await client.get("/ui/login")).status_code == 303
+
+
+async def test_static_files_are_cached_for_good_and_carry_no_session(board: Board) -> None:
+    """Their URLs change with their content, so they may be kept; no cookie is set by them."""
+    answer = await board.client.get("/ui/static/app.css")
+    assert answer.status_code == 200
+    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "set-cookie" not in answer.headers
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
