@@ -33,7 +33,7 @@ async def read_body(request: Request) -> bytes:
     Content-Length, or while it streams in (never read whole first)."""
     too_large = f"body larger than {MAX_BODY} bytes"
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isdecimal() and int(declared) > MAX_BODY:
         raise PayloadTooLarge(too_large)
     chunks: list[bytes] = []
     size = 0

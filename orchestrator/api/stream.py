@@ -35,7 +35,7 @@ def resume_cursor(request: Request) -> int | None:
     raw = LAST_EVENT_ID.raw(request)
     if not raw:
         return AFTER.read(request) if AFTER.name in request.query_params else None
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise BadRequest("Last-Event-ID must be an event id (an integer)", field="Last-Event-ID")
     return int(raw)
 

@@ -18,7 +18,7 @@ RANGE = Param("Range", where="header")
 async def step_video(request: Request) -> Response:
     pipeline_id = request.path_params["pipeline_id"]
     raw_index = request.path_params["index"]
-    if not raw_index.isdigit():
+    if not raw_index.isdecimal():
         raise BadRequest("index must be a step number", field="index")
     index = int(raw_index)
     view = await ops(request).get(pipeline_id)

@@ -89,7 +89,7 @@ async def _fetch(
         if not content_type.startswith(VIDEO_TYPES):
             return FetchFailed(f"not a video: content type {content_type!r}", retryable=False)
         declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
+        if declared and declared.isdecimal() and int(declared) > max_bytes:
             return FetchFailed(f"{declared} bytes is over the {max_bytes}-byte cap", False)
         digest = hashlib.sha256()
         size = 0
@@ -105,7 +105,7 @@ async def _fetch(
                 await out.write(chunk)
             await out.flush()
             await anyio.to_thread.run_sync(os.fsync, out.wrapped.fileno())
-        if declared and declared.isdigit() and size != int(declared):
+        if declared and declared.isdecimal() and size != int(declared):
             return FetchFailed(f"connection closed after {size} of {declared} bytes", True)
         if not is_mp4(head):
             return FetchFailed("not a video: the bytes are not an MP4 (no ftyp box)", False)

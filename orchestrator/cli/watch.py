@@ -13,6 +13,8 @@ from orchestrator.cli.client import ApiClient, Patience, Unreachable
 from orchestrator.cli.progress import FINISHED, settled
 
 FINAL = {"pipeline.succeeded", "pipeline.failed", "pipeline.cancelled"}
+AUDIT = "action."
+"""The audit events' prefix: an action's record follows its change, and changes nothing."""
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -25,6 +27,8 @@ def describe(event: dict[str, Any]) -> str:
         detail = f" [{data['error']['code']}] {data['error']['message']}"
     elif event["type"] == "step.succeeded" and data.get("video_urls"):
         detail = f" {data['video_urls'][0]}"
+    elif event["type"].startswith(AUDIT):
+        detail = f" by {data.get('actor')}" + (f": {data['reason']}" if data.get("reason") else "")
     return f"#{event['seq']:<3} {event['type']:<20} {where}{detail}"
 
 
@@ -72,24 +76,31 @@ async def watch_events(
                     ended = await _ended(client, pipeline_id, event)
                     last_id = message.get("id", last_id)  # after the check: a drop replays it
                     if ended is not None:
-                        return ended
+                        status, audits = ended
+                        for audit in audits:  # who ended it, and why
+                            out.write(describe(audit) + "\n")
+                        out.flush()
+                        return status
         except (Unreachable, httpx.TransportError) as exc:
             await patience.wait(exc)  # then resume where we were with Last-Event-ID
 
 
-async def _ended(client: ApiClient, pipeline_id: str, event: dict[str, Any]) -> str | None:
-    """The pipeline's final status if ``event`` ends the watch, else None."""
+async def _ended(
+    client: ApiClient, pipeline_id: str, event: dict[str, Any]
+) -> tuple[str, list[dict[str, Any]]] | None:
+    """The pipeline's final status if ``event`` ends the watch, with the audit events that
+    follow it; else None. Only a change after it goes on, not the record of an action."""
     if event["type"] in FINAL:
         later = await client.request(
             "GET",
             f"/v1/pipelines/{pipeline_id}/events",
             params={"after": event["seq"], "limit": 100},
         )
-        # An audit event (who cancelled, say) follows the change it records; it is no new run.
-        moved = [e for e in later["items"] if not str(e["type"]).startswith("action.")]
-        return None if moved else str(event["type"]).split(".", 1)[1]
+        if any(not str(e["type"]).startswith(AUDIT) for e in later["items"]):
+            return None
+        return str(event["type"]).split(".", 1)[1], later["items"]
     if event["type"] == "step.ambiguous":
         pipeline = await client.get(pipeline_id)
         if pipeline["status"] not in FINISHED and settled(pipeline):
-            return "held"
+            return "held", []
     return None

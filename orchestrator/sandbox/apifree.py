@@ -72,7 +72,7 @@ def seconds_of(body: dict[str, Any]) -> str:
     if value is None:
         return "8"
     given = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(given, str) or not given.isdigit() or int(given) == 0:
+    if not isinstance(given, str) or not given.isdecimal() or int(given) == 0:
         raise Invalid("seconds", "seconds must be a positive whole number")
     return given
 

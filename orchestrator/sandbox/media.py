@@ -39,7 +39,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not header or not header.startswith("bytes=") or "," in header:
         return None
     first_text, dash, last_text = header[6:].strip().partition("-")
-    if not dash or not (first_text + last_text).isdigit():
+    if not dash or not (first_text + last_text).isdecimal():
         return None
     if not first_text:
         suffix = int(last_text)

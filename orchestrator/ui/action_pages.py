@@ -50,7 +50,7 @@ async def extend(request: Request, form: FormData) -> Response:
     prompt = str(form.get("prompt") or "")
     problems: dict[str, str] = {}
     spec: ExtendSpec | None = None
-    if not raw_from.isdigit():
+    if not raw_from.isdecimal():
         problems["from"] = "choose the step to extend"
     else:
         try:
@@ -68,7 +68,7 @@ async def extend(request: Request, form: FormData) -> Response:
             return _to_pipeline(request, pipeline_id, f"#step-{after.steps[-1].index}")
     source = (
         view.steps[int(raw_from)]
-        if raw_from.isdigit() and int(raw_from) < len(view.steps)
+        if raw_from.isdecimal() and int(raw_from) < len(view.steps)
         else None
     )
     return board.pages.render(

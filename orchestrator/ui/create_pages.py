@@ -73,7 +73,7 @@ def body_of(draft: Draft) -> dict[str, Any]:
         if not raw:
             continue
         if name in ("duration", "seed"):
-            params[name] = int(raw) if raw.lstrip("-").isdigit() else raw
+            params[name] = int(raw) if raw.lstrip("-").isdecimal() else raw
         elif name == "generate_audio":
             params[name] = raw == "yes"
         else:
@@ -93,7 +93,7 @@ def body_of(draft: Draft) -> dict[str, Any]:
             continue  # an empty row is ignored, as a user would expect
         ext: dict[str, Any] = {"prompt": prompt}
         if start:
-            ext["from"] = int(start) if start.isdigit() else start
+            ext["from"] = int(start) if start.isdecimal() else start
         extends.append(ext)
     if extends:
         body["extends"] = extends
@@ -136,7 +136,7 @@ async def submit(request: Request, form: FormData) -> Response:
         return _form(request, draft)
     if op == "edit":
         return _form(request, draft)
-    if op.startswith("remove-") and op[7:].isdigit():
+    if op.startswith("remove-") and op[7:].isdecimal():
         _remove_row(draft, int(op[7:]))
         return _form(request, draft)
     checked = check(request, draft)

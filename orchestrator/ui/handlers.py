@@ -62,7 +62,7 @@ def action(path: str, handler: Action, *, name: str | None = None) -> Route:
 async def checked_form(request: Request) -> FormData:
     """The form, once its size, origin and CSRF token are checked."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM:
+    if declared.isdecimal() and int(declared) > MAX_FORM:
         raise Refused(413, f"the form is larger than {MAX_FORM} bytes")
     who = caller(request)
     origin = request.headers.get("origin")

@@ -154,7 +154,7 @@ async def pipeline_page(request: Request) -> Response:
             "stream": stream,
             "retryable": retryable,
             "extendable": [n for n in tree.nodes if n.extend_refusal is None],
-            "extend_from": int(extend_from) if extend_from.isdigit() else None,
+            "extend_from": int(extend_from) if extend_from.isdecimal() else None,
             "summary_sig": f"{view.pipeline.status}:{view.pipeline.updated_at}",
             "actor_of": actor_of,
             "now": board.clock(),

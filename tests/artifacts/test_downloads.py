@@ -220,6 +220,8 @@ async def test_success_from_the_sandbox_is_kept_and_served(rig: Rig) -> None:
         beyond = await api.get(shown["url"], headers={"Range": f"bytes={len(MP4)}-"})
         assert beyond.status_code == 416
         assert (await api.get(f"/v1/pipelines/{pid}/steps/5/video")).status_code == 404
+        # A superscript two is a "digit" to str.isdigit but no number: a 400, not a crash.
+        assert (await api.get(f"/v1/pipelines/{pid}/steps/%C2%B2/video")).status_code == 400
 
 
 async def test_expired_sandbox_link_fails_with_an_event(rig: Rig) -> None:

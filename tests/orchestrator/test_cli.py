@@ -109,7 +109,7 @@ def test_watch_and_extend(
     api_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """extend adds a step; watch replays the pipeline's events from the stream and ends with
-    the pipeline's final event."""
+    the pipeline's final event, then the record of who ended it."""
     monkeypatch.setenv("REELAY_API_URL", api_url)
     monkeypatch.setenv("REELAY_API_TOKEN", "tok")
     assert main(["submit", "--provider", "fake", "--prompt", "a"]) == 0
@@ -122,7 +122,9 @@ def test_watch_and_extend(
     lines = capsys.readouterr().out.splitlines()
     assert "pipeline.created" in lines[0]
     assert any("step.added" in line for line in lines)
-    assert "pipeline.cancelled" in lines[-1]
+    assert "pipeline.cancelled" in lines[-2]
+    assert "action.cancelled" in lines[-1]
+    assert lines[-1].endswith("pipeline by api")
 
 
 @pytest.fixture
@@ -284,3 +286,81 @@ def test_retry_reports_the_conflict_in_one_line(
     assert "409" in err
     assert "cancelled" in err
     assert err.count("\n") == 1
+
+
+OPS_TOKEN = "ops-token-0123456789abcdef"
+
+
+@pytest.fixture
+def failed_pipeline(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """An API with the named token ``ops`` and a pipeline whose base failed (its provider
+    works again once it has)."""
+    import random
+
+    from orchestrator.engine import Engine
+    from orchestrator.plans import PipelineRequest
+    from orchestrator.providers.config import ProviderSettings
+    from orchestrator.settings import load_settings
+
+    ready, stop = threading.Event(), threading.Event()
+    holder: dict[str, str] = {}
+
+    async def serve() -> None:
+        store = await open_store(f"sqlite:///{tmp_path / 'audit.db'}")
+        fake = FakeProvider(fail_prompts={"storm"})
+        ops = Operations(store, {"fake": fake})
+        engine = Engine(
+            store,
+            {"fake": fake},
+            load_settings(_env_file=None),
+            rng=random.Random(0),
+            provider_settings={"fake": ProviderSettings(base_url="x", first_poll_s=0)},
+        )
+        view, _ = await ops.create(PipelineRequest(provider="fake", prompt="storm"))
+        for _ in range(5):
+            await engine.run_once()
+        fake.fail_prompts.clear()
+        app = create_api_app(ops, store, api_token="tok", api_tokens={"ops": OPS_TOKEN})
+        async with serve_app(app, lifespan="off") as url:
+            holder.update(url=url, pid=view.pipeline.id)
+            ready.set()
+            await asyncio.to_thread(stop.wait)
+        await store.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),))
+    thread.start()
+    assert ready.wait(20)
+    yield holder["url"], holder["pid"]
+    stop.set()
+    thread.join(20)
+
+
+def test_reason_is_sent_with_retry_extend_and_cancel(
+    failed_pipeline: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--reason reaches each action's audit event, under the name of the token used."""
+    import httpx
+
+    url, pid = failed_pipeline
+    monkeypatch.setenv("REELAY_API_URL", url)
+    monkeypatch.setenv("REELAY_API_TOKEN", OPS_TOKEN)
+    assert main(["retry", pid, "--reason", "provider is back"]) == 0
+    assert main(["extend", pid, "--prompt", "more", "--reason", " a longer cut "]) == 0
+    assert main(["cancel", pid, "--reason", "done for today"]) == 0
+    capsys.readouterr()
+    headers = {"Authorization": f"Bearer {OPS_TOKEN}"}
+    events = httpx.get(f"{url}/v1/pipelines/{pid}/events", headers=headers).json()["items"]
+    assert [
+        (e["type"], e["data"]["actor"], e["data"]["reason"])
+        for e in events
+        if e["type"].startswith("action.")
+    ] == [
+        ("action.created", "api", None),  # made through Operations, not the API
+        ("action.retried", "ops", "provider is back"),
+        ("action.extended", "ops", "a longer cut"),
+        ("action.cancelled", "ops", "done for today"),
+    ]
+    assert main(["cancel", pid]) == 2  # without --reason: no body, the usual 409
+    assert "409" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from orchestrator.settings import ConfigError, load_settings
@@ -59,3 +61,72 @@ def test_bad_value_names_the_setting() -> None:
     """A bad value is one clear error naming the setting."""
     with pytest.raises(ConfigError, match="api_port"):
         load_settings(api_port=70000, _env_file=None)
+
+
+CI = "ci-token-0123456789abcdef"
+
+
+def test_named_tokens_join_the_api_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REELAY_API_TOKENS adds named tokens; REELAY_API_TOKEN is the one named ``api``; either
+    lets the API listen off loopback."""
+    monkeypatch.setenv("REELAY_API_TOKENS", f" ci={CI} , alice.b-2=alice-token-0123456789,")
+    monkeypatch.setenv("REELAY_API_TOKEN", "short")
+    assert load_settings(_env_file=None).named_api_tokens() == {
+        "api": "short",
+        "ci": CI,
+        "alice.b-2": "alice-token-0123456789",
+    }
+    monkeypatch.delenv("REELAY_API_TOKEN")
+    named_only = load_settings(api_host="0.0.0.0", _env_file=None)
+    assert set(named_only.named_api_tokens()) == {"ci", "alice.b-2"}
+    assert CI not in repr(named_only)
+
+
+def test_no_token_is_an_open_api() -> None:
+    """With neither setting there is no token: the API is open (on loopback only)."""
+    assert load_settings(_env_file=None, api_token=None, api_tokens=None).named_api_tokens() == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (CI, "entry 1 is not name=token"),
+        (f"ci={CI},{CI}", "entry 2 is not name=token"),
+        (f"CI={CI}", "entry 1: the name must be"),
+        (f"{'n' * 41}={CI}", "entry 1: the name must be"),
+        (f"c i={CI}", "entry 1: the name must be"),
+        (f"={CI}", "entry 1: the name must be"),
+        ("ci=0123456789abcde", "entry 1 (ci): the token must be at least 16 characters"),
+        (f"ci={CI},ci={CI}x", "names 'ci' twice"),
+        (f"ci={CI},cd={CI}", "a token that another name has"),
+        (f"api={CI}", "that is REELAY_API_TOKEN's name"),
+    ],
+)
+def test_a_malformed_token_list_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    """A malformed REELAY_API_TOKENS stops start-up with one error naming the setting and
+    the entry, and never the token."""
+    monkeypatch.setenv("REELAY_API_TOKENS", value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(_env_file=None)
+    message = str(refused.value)
+    assert message.startswith("REELAY_API_TOKENS")
+    assert says in message
+    assert CI not in message
+    assert refused.value.__cause__ is None  # pydantic's text would repeat the values
+
+
+def test_serve_refuses_a_malformed_token_list_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``reelay serve`` exits 2 with one line naming REELAY_API_TOKENS, before it binds."""
+    from orchestrator.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env file
+    monkeypatch.setenv("REELAY_API_TOKENS", "ci=tooshort")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reelay: REELAY_API_TOKENS entry 1 (ci)")
+    assert err.count("\n") == 1
+    assert "tooshort" not in err
