@@ -31,7 +31,8 @@ def test_create_a_pipeline_through_the_form_and_watch_it_finish(page: Page, stac
     page.get_by_label("Provider", exact=True).select_option("octopusx")
     page.get_by_label("Tier", exact=True).select_option("fast")
     page.get_by_label("Prompt", exact=True).fill("A paper boat drifts down a rainy street")
-    page.get_by_role("button", name="+ Add an extend").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="+ Add an extend").click()
     page.get_by_label("Step 1 prompt").fill("It slips into a storm drain")
     page.get_by_label("Metadata").fill('{"campaign": "browser"}')
     shoot(page, "create-form")
@@ -101,9 +102,11 @@ def test_extend_from_a_step(page: Page, stack: Stack) -> None:
     expect(page.locator("#summary .badge").first).to_have_text(
         re.compile("succeeded"), timeout=90_000
     )
-    page.locator("#step-0").get_by_role("link", name="Extend from here").click()
+    with page.expect_navigation():
+        page.locator("#step-0").get_by_role("link", name="Extend from here").click()
     page.get_by_label("Prompt for the next ~7 seconds").fill("The fox looks back")
-    page.get_by_role("button", name="Review extend…").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Review extend…").click()
     page.get_by_label("Reason (optional, kept in the event log)").fill("longer cut")
     shoot(page, "extend-review")
     page.get_by_role("button", name="Yes, extend").click()
@@ -194,7 +197,8 @@ def test_a_failing_webhook_is_redelivered_from_the_page(page: Page, stack: Stack
     shoot(page, "webhook-message")
     before = len(stack.hooks.received)
     stack.hooks.status = 204
-    page.get_by_role("button", name="Redeliver now").click()
+    with page.expect_navigation():  # the form posts, then comes back to this page
+        page.get_by_role("button", name="Redeliver now").click()
 
     def delivered() -> bool:
         page.reload()
