@@ -87,7 +87,7 @@ def check_generation(body: dict[str, Any]) -> dict[str, str]:
 
 
 def routes(state: SandboxState) -> list[Route]:
-    guard = Guard(state, error, server_statuses=(500, 502))
+    guard = Guard(state, NAME, error, server_statuses=(500, 502))
 
     def accept(
         request: Request,
@@ -123,7 +123,7 @@ def routes(state: SandboxState) -> list[Route]:
         return JSONResponse(created)
 
     async def generate(request: Request) -> Response:
-        if (refusal := await guard.check(request)) is not None:
+        if (refusal := await guard.check(request, submit=True)) is not None:
             return refusal
         try:
             body = await fields.json_object(request)
@@ -133,7 +133,7 @@ def routes(state: SandboxState) -> list[Route]:
         return accept(request, body, body["model"], params, None)
 
     async def remix(request: Request) -> Response:
-        if (refusal := await guard.check(request)) is not None:
+        if (refusal := await guard.check(request, submit=True)) is not None:
             return refusal
         try:
             body = await fields.json_object(request)

@@ -167,7 +167,7 @@ def remix_source(state: SandboxState, task_id: str, model: str) -> Task | Respon
 
 
 def routes(state: SandboxState) -> list[Route]:
-    guard = Guard(state, error, server_statuses=(500, 502))
+    guard = Guard(state, NAME, error, server_statuses=(500, 502))
 
     def accept(
         request: Request, body: dict[str, Any], model: str, prompt: str, source: Task | None
@@ -194,7 +194,7 @@ def routes(state: SandboxState) -> list[Route]:
         )
 
     async def generate(request: Request) -> Response:
-        if (refusal := await guard.check(request)) is not None:
+        if (refusal := await guard.check(request, submit=True)) is not None:
             return refusal
         try:
             body = await fields.json_object(request)
@@ -204,7 +204,7 @@ def routes(state: SandboxState) -> list[Route]:
         return accept(request, body, model, prompt, None)
 
     async def remix(request: Request) -> Response:
-        if (refusal := await guard.check(request)) is not None:
+        if (refusal := await guard.check(request, submit=True)) is not None:
             return refusal
         try:
             body = await fields.json_object(request)

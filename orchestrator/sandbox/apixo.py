@@ -14,7 +14,8 @@ Where the docs are silent the sandbox chooses:
 - an unknown, expired or extend task as the source gets the documented 400; a base that is
   still running or failed gets a 400 with its own message;
 - ``completeTime``/``costTime`` appear on failures too (as in the webhook example);
-- balance (402) and per-key rate limits are not emulated; use ``rate_429`` instead.
+- per-key rate limits are not counted; ``rate_429`` injects random 429s, and
+  ``rate_limited``/``out_of_balance`` refuse every submit with 429/402 (``guard``).
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def extend_source(state: SandboxState, source_id: str) -> Task | Response:
 
 
 def routes(state: SandboxState) -> list[Route]:
-    guard = Guard(state, error, server_statuses=(500, 503))
+    guard = Guard(state, NAME, error, server_statuses=(500, 503))
 
     def accept(
         request: Request,
@@ -187,7 +188,7 @@ def routes(state: SandboxState) -> list[Route]:
         return JSONResponse({"code": 200, "message": "success", "data": {"taskId": task.task_id}})
 
     async def generate(request: Request) -> Response:
-        if (refusal := await guard.check(request)) is not None:
+        if (refusal := await guard.check(request, submit=True)) is not None:
             return refusal
         try:
             body = await fields.json_object(request)
@@ -198,7 +199,7 @@ def routes(state: SandboxState) -> list[Route]:
         return accept(request, body, callback_url, None, mode=mode, prompt=prompt)
 
     async def extend(request: Request) -> Response:
-        if (refusal := await guard.check(request)) is not None:
+        if (refusal := await guard.check(request, submit=True)) is not None:
             return refusal
         try:
             body = await fields.json_object(request)

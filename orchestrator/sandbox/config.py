@@ -1,16 +1,20 @@
 """The sandbox's settings: task timing, result-link lifetime, and the faults it injects.
 
 Every field is an environment variable with the ``REELAY_SANDBOX_`` prefix
-(``REELAY_SANDBOX_TASK_SECONDS=0.2``). A running sandbox can also change them through
+(``REELAY_SANDBOX_TASK_SECONDS=0.2``; the provider lists as JSON,
+``REELAY_SANDBOX_OUT_OF_BALANCE='["apixo"]'``). A running sandbox can also change them through
 ``POST /_sandbox/config``, which swaps in a new validated instance; nothing mutates one in place.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Provider = Literal["apimart", "octopusx", "apixo", "apifree"]
+"""The name of an emulated provider, as the per-provider faults list them."""
 
 
 class SandboxConfig(BaseSettings):
@@ -49,6 +53,17 @@ class SandboxConfig(BaseSettings):
     )
     no_output_rate: float = Field(
         default=0.0, ge=0, le=1, description="Fraction of successes that carry no video URL"
+    )
+
+    out_of_balance: list[Provider] = Field(
+        default=[],
+        description="Providers refusing every submit with 402 (insufficient balance) until"
+        " this changes; status polls still answer",
+    )
+    rate_limited: list[Provider] = Field(
+        default=[],
+        description="Providers refusing every submit with 429 and Retry-After (a 429 storm)"
+        " until this changes; status polls still answer",
     )
 
     def updated(self, changes: dict[str, Any]) -> SandboxConfig:

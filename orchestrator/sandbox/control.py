@@ -5,7 +5,12 @@ in another process:
 
 - ``GET /_sandbox/health``: ``{"status": "ok", "tasks": <count>}``.
 - ``GET /_sandbox/config``; ``POST /_sandbox/config`` with any subset of the fields answers the
-  new effective config, or 422 with the validation errors and nothing changed.
+  new effective config, or 422 with the validation errors and nothing changed. Besides the
+  random fault rates, two lists hold per-provider faults until changed again:
+  ``{"out_of_balance": ["apixo"]}`` refuses every submit (generate or extend) to apixo with its
+  402 insufficient-balance answer, ``{"rate_limited": ["octopusx"]}`` every submit to octopusx
+  with 429 and ``retry_after_s``; neither creates a task, status polls still answer, and ``[]``
+  (or a reset) ends them. A name other than the four providers' is a 422.
 - ``GET /_sandbox/tasks[?provider=]``: every accepted task, with ``submit_count`` = identical
   submits received.
 - ``GET /_sandbox/callbacks[?task_id=]``: every callback delivery attempt.

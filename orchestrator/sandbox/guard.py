@@ -2,6 +2,9 @@
 
 Each provider passes its own error factory, so a refusal here has that provider's documented
 body. Faults apply only where a route asks for them (submit and status, not content downloads).
+A submit to a provider named in ``out_of_balance`` or ``rate_limited`` is refused (402, or 429
+with Retry-After; the 429 first, as a gateway limits before it bills) before any random fault is
+drawn and before the route creates a task; status polls are spared.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ ErrorFactory = Callable[[int, str], Response]
 
 _MESSAGES = {
     401: "Invalid authentication credentials",
+    402: "Insufficient balance. Please top up your account",
     429: "Rate limit exceeded. Please try again later",
     500: "Internal server error. Please try again later",
     502: "Bad gateway. The server is temporarily unavailable",
@@ -33,9 +37,14 @@ _MESSAGES = {
 
 class Guard:
     def __init__(
-        self, state: SandboxState, error: ErrorFactory, server_statuses: tuple[int, ...]
+        self,
+        state: SandboxState,
+        provider: str,
+        error: ErrorFactory,
+        server_statuses: tuple[int, ...],
     ) -> None:
         self._state = state
+        self._provider = provider
         self._error = error
         self._server_statuses = server_statuses
 
@@ -50,19 +59,31 @@ class Guard:
     def unauthorized(self) -> Response:
         return self._error(401, _MESSAGES[401])
 
-    async def check(self, request: Request) -> Response | None:
-        """The refusal for a bad key or an injected fault; ``None`` lets the route go on."""
+    def rate_limited(self) -> Response:
+        response = self._error(429, _MESSAGES[429])
+        response.headers["retry-after"] = str(self._state.config.retry_after_s)
+        return response
+
+    async def check(self, request: Request, *, submit: bool = False) -> Response | None:
+        """The refusal for a bad key or an injected fault; ``None`` lets the route go on.
+
+        A ``submit`` (generate or extend) also meets the provider's configured 429 storm or
+        empty balance; routes call this before creating anything.
+        """
         if not self.authorized(request):
             return self.unauthorized()
-        draw = self._state.faults.request(self._state.config)
+        config = self._state.config
+        if submit and self._provider in config.rate_limited:
+            return self.rate_limited()
+        if submit and self._provider in config.out_of_balance:
+            return self._error(402, _MESSAGES[402])
+        draw = self._state.faults.request(config)
         if draw.delay_s:
             # A slow provider still does the work; only its answer is late (see DelayedAnswers).
             request.scope[DELAY_KEY] = draw.delay_s
         fault = draw.fault
         if fault is RequestFault.RATE_LIMITED:
-            response = self._error(429, _MESSAGES[429])
-            response.headers["retry-after"] = str(self._state.config.retry_after_s)
-            return response
+            return self.rate_limited()
         if fault is RequestFault.SERVER_ERROR:
             status = self._state.faults.server_status(self._server_statuses)
             return self._error(status, _MESSAGES.get(status, _MESSAGES[500]))

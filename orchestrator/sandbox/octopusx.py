@@ -104,7 +104,7 @@ def check_generation(body: dict[str, Any]) -> dict[str, str]:
 
 
 def routes(state: SandboxState) -> list[Route]:
-    guard = Guard(state, error, server_statuses=(500, 502, 503))
+    guard = Guard(state, NAME, error, server_statuses=(500, 502, 503))
 
     def accept(
         request: Request, body: dict[str, Any], params: dict[str, str], source: Task | None
@@ -136,7 +136,7 @@ def routes(state: SandboxState) -> list[Route]:
         }
 
     async def generate(request: Request) -> Response:
-        if (refusal := await guard.check(request)) is not None:
+        if (refusal := await guard.check(request, submit=True)) is not None:
             return refusal
         try:
             body = await fields.json_object(request)
@@ -146,7 +146,7 @@ def routes(state: SandboxState) -> list[Route]:
         return JSONResponse(created(accept(request, body, params, None)))
 
     async def remix(request: Request) -> Response:
-        if (refusal := await guard.check(request)) is not None:
+        if (refusal := await guard.check(request, submit=True)) is not None:
             return refusal
         try:
             body = await fields.json_object(request)

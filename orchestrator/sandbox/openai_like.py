@@ -1,6 +1,7 @@
 """What octopusx and apifree share, both imitating the OpenAI Videos API (docs/providers.md).
 
-The error body ``{"error":{"message","type","param","code"}}``, the rules for a remix source,
+The error body ``{"error":{"message","type","param","code"}}`` (an empty balance is 402 with
+OpenAI's ``insufficient_quota`` as type and code), the rules for a remix source,
 and ``GET /v1/videos/{id}/content``, which needs the Bearer key, is not subject to injected
 faults, and serves the same bytes as the result link (404 until the task succeeded, 410 after
 the link expired).
@@ -20,6 +21,7 @@ from orchestrator.sandbox.tasks import MAX_EXTEND_HOPS, Phase, Task
 _KINDS = {
     400: ("invalid_request_error", "invalid_value"),
     401: ("invalid_request_error", "invalid_api_key"),
+    402: ("insufficient_quota", "insufficient_quota"),
     404: ("invalid_request_error", "not_found"),
     410: ("invalid_request_error", "expired"),
     429: ("rate_limit_error", "rate_limit_exceeded"),

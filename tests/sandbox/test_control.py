@@ -28,6 +28,22 @@ def test_config_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (config.task_seconds, config.rate_429) == (0.2, 0.1)
 
 
+def test_provider_faults_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-provider fault lists are JSON lists in the environment."""
+    monkeypatch.setenv("REELAY_SANDBOX_OUT_OF_BALANCE", '["apixo", "apifree"]')
+    monkeypatch.setenv("REELAY_SANDBOX_RATE_LIMITED", "[]")
+    config = SandboxConfig()
+    assert (config.out_of_balance, config.rate_limited) == (["apixo", "apifree"], [])
+
+
+async def test_unknown_provider_names_the_bad_entry(sandbox: httpx.AsyncClient) -> None:
+    """The 422 for an unknown provider points at the offending list entry."""
+    response = await sandbox.post("/_sandbox/config", json={"rate_limited": ["apixo", "nope"]})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["rate_limited", 1]
+
+
 async def test_get_config(sandbox: httpx.AsyncClient) -> None:
     """``GET /_sandbox/config`` answers every field of the effective config."""
     config = (await sandbox.get("/_sandbox/config")).json()
@@ -40,11 +56,23 @@ async def test_post_config_changes_only_the_given_fields(configure: Configure) -
     assert (config["rate_5xx"], config["task_seconds"], config["seed"]) == (0.25, 0, 7)
 
 
-@pytest.mark.parametrize("body", [{"rate_429": 2}, {"task_seconds": -1}, {"colour": "red"}, [1]])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"rate_429": 2},
+        {"task_seconds": -1},
+        {"colour": "red"},
+        [1],
+        {"out_of_balance": ["openai"]},
+        {"rate_limited": ["apixo", "apimart2"]},
+        {"out_of_balance": "apixo"},
+    ],
+)
 async def test_bad_config_is_refused_and_nothing_changes(
     sandbox: httpx.AsyncClient, body: Any
 ) -> None:
-    """Out-of-range values, unknown fields and non-objects answer 422 and change nothing."""
+    """Out-of-range values, unknown fields or providers and non-objects answer 422, changing
+    nothing."""
     before = (await sandbox.get("/_sandbox/config")).json()
     response = await sandbox.post("/_sandbox/config", json=body)
     assert response.status_code == 422
@@ -101,12 +129,15 @@ async def test_reset_forgets_tasks_and_restores_config(
     sandbox: httpx.AsyncClient, configure: Configure
 ) -> None:
     """Reset empties the task list and callback log and restores the start-up config."""
-    await configure(rate_5xx=0.5)
     await sandbox.post("/apifree/v1/videos", json={"model": "m", "prompt": "p"})
+    await configure(rate_5xx=0.5, out_of_balance=["apifree"], rate_limited=["apimart"])
     assert (await sandbox.post("/_sandbox/reset")).status_code == 200
     assert await tasks(sandbox) == []
     assert (await sandbox.get("/_sandbox/callbacks")).json() == []
-    assert (await sandbox.get("/_sandbox/config")).json()["rate_5xx"] == 0
+    config = (await sandbox.get("/_sandbox/config")).json()
+    assert (config["rate_5xx"], config["out_of_balance"], config["rate_limited"]) == (0, [], [])
+    response = await sandbox.post("/apifree/v1/videos", json={"model": "m", "prompt": "p"})
+    assert response.status_code == 200
 
 
 async def test_health(sandbox: httpx.AsyncClient) -> None:

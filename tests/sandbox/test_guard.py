@@ -23,6 +23,21 @@ SUBMITS: dict[str, tuple[str, dict[str, Any]]] = {
     "apifree": ("/apifree/v1/videos", {"model": "m", "prompt": "p"}),
 }
 PROVIDERS = list(SUBMITS)
+BALANCE_MESSAGE = "Insufficient balance. Please top up your account"
+OPENAI_NO_BALANCE = {
+    "error": {
+        "message": BALANCE_MESSAGE,
+        "type": "insufficient_quota",
+        "param": None,
+        "code": "insufficient_quota",
+    }
+}
+NO_BALANCE: dict[str, dict[str, Any]] = {
+    "apimart": {"error": {"code": 402, "message": BALANCE_MESSAGE, "type": "payment_required"}},
+    "octopusx": OPENAI_NO_BALANCE,
+    "apixo": {"code": 402, "message": BALANCE_MESSAGE, "data": None},
+    "apifree": OPENAI_NO_BALANCE,
+}
 
 
 def assert_error(provider: str, response: httpx.Response, status: int, kind: str = "") -> None:
@@ -125,3 +140,105 @@ async def test_seeded_faults_repeat(sandbox: httpx.AsyncClient, configure: Confi
         runs.append([(await submit(sandbox, "apimart")).status_code for _ in range(20)])
     assert runs[0] == runs[1]
     assert set(runs[0]) == {200, 429}
+
+
+def task_id_of(provider: str, response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    found: str
+    if provider == "apimart":
+        found = body["data"][0]["task_id"]
+    elif provider == "apixo":
+        found = body["data"]["taskId"]
+    else:
+        found = body["id"]
+    return found
+
+
+async def poll(client: httpx.AsyncClient, provider: str, task_id: str) -> httpx.Response:
+    if provider == "apimart":
+        return await client.get(f"/apimart/v1/tasks/{task_id}")
+    if provider == "apixo":
+        return await client.get("/apixo/api/v1/statusTask/veo-3-1", params={"taskId": task_id})
+    return await client.get(f"/{provider}/v1/videos/{task_id}")
+
+
+async def extend(client: httpx.AsyncClient, provider: str, source: str) -> httpx.Response:
+    if provider == "apixo":
+        body = {"input": {"taskId": source, "prompt": "more"}}
+        return await client.post("/apixo/api/v1/generateTask/veo-3-1-extend", json=body)
+    model = {"apimart": "veo3.1-fast", "octopusx": "veo_3_1-extend", "apifree": "m"}[provider]
+    path = f"/{provider}/v1/videos/{source}/remix"
+    return await client.post(path, json={"model": model, "prompt": "more"})
+
+
+async def task_count(client: httpx.AsyncClient) -> int:
+    return len((await client.get("/_sandbox/tasks")).json())
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(("fault", "status"), [("out_of_balance", 402), ("rate_limited", 429)])
+async def test_listed_provider_refuses_submits_until_told_otherwise(
+    sandbox: httpx.AsyncClient,
+    clock: Clock,
+    configure: Configure,
+    provider: str,
+    fault: str,
+    status: int,
+) -> None:
+    """A listed provider refuses every generate and extend, creating no task, while its status
+    polls still answer and other providers still accept; an empty list ends it."""
+    source = task_id_of(provider, await submit(sandbox, provider))
+    clock.advance(10)
+    await configure(**{fault: [provider]}, retry_after_s=7)
+    for _ in range(3):
+        for response in (await submit(sandbox, provider), await extend(sandbox, provider, source)):
+            assert_error(provider, response, status)
+            if status == 429:
+                assert response.headers["retry-after"] == "7"
+    assert await task_count(sandbox) == 1
+    assert (await poll(sandbox, provider, source)).status_code == 200
+    other = next(name for name in PROVIDERS if name != provider)
+    assert (await submit(sandbox, other)).status_code == 200
+    await configure(**{fault: []})
+    assert (await submit(sandbox, provider)).status_code == 200
+    assert (await extend(sandbox, provider, source)).status_code == 200
+    assert await task_count(sandbox) == 4
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_out_of_balance_answer(
+    sandbox: httpx.AsyncClient, configure: Configure, provider: str
+) -> None:
+    """The 402 is the provider's error body saying the balance is insufficient."""
+    await configure(out_of_balance=[provider])
+    response = await submit(sandbox, provider)
+    assert (response.status_code, response.json()) == (402, NO_BALANCE[provider])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_rate_limited_answer(
+    sandbox: httpx.AsyncClient, configure: Configure, provider: str
+) -> None:
+    """The 429 storm answers like an injected 429: the provider's shape and Retry-After."""
+    await configure(rate_limited=[provider], retry_after_s=3)
+    response = await submit(sandbox, provider)
+    assert_error(provider, response, 429, "rate_limit_error")
+    assert response.headers["retry-after"] == "3"
+
+
+async def test_the_key_is_checked_before_the_provider_faults(
+    sandbox: httpx.AsyncClient, configure: Configure
+) -> None:
+    """A submit with a bad key is 401, not 402 or 429."""
+    await configure(out_of_balance=PROVIDERS, rate_limited=PROVIDERS)
+    for provider in PROVIDERS:
+        assert_error(provider, await submit(sandbox, provider, authorization="Basic x"), 401)
+
+
+async def test_a_rate_limited_provider_out_of_balance_answers_429(
+    sandbox: httpx.AsyncClient, configure: Configure
+) -> None:
+    """Listed in both, a provider rate-limits before it checks the balance."""
+    await configure(out_of_balance=["apixo"], rate_limited=["apixo"])
+    assert (await submit(sandbox, "apixo")).status_code == 429
