@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from orchestrator.domain import pipelines as pipeline_rules
 from orchestrator.domain.models import (
@@ -20,8 +20,16 @@ from orchestrator.domain.models import (
     PipelineView,
     new_pipeline_id,
 )
+from orchestrator.domain.prices import DEFAULT_ROWS, PriceBook, usd
 from orchestrator.errors import Conflict, FieldProblem, NotFound, Rejected, joined
-from orchestrator.plans import ExtendSpec, PipelineRequest, plan, plan_extend
+from orchestrator.plans import (
+    ExtendSpec,
+    Health,
+    PipelineRequest,
+    plan,
+    plan_extend,
+    projected_spend,
+)
 from orchestrator.providers.base import Provider
 from orchestrator.store import Store, Transaction
 from orchestrator.transitions import commit_transition
@@ -69,6 +77,40 @@ def _audit(
     return EventDraft(f"action.{action}", view.pipeline.id, step, data)
 
 
+def routed_events(view: PipelineView) -> list[EventDraft]:
+    """``step.routed`` for a routed pipeline's latest choice of provider."""
+    routing = view.pipeline.routing
+    if routing is None or not routing.decisions:
+        return []
+    last = routing.decisions[-1]
+    data = {"index": 0, "provider": last.provider, "reason": last.reason}
+    return [EventDraft("step.routed", view.pipeline.id, 0, data)]
+
+
+async def _check_budget(tx: Transaction, grown: PipelineView) -> None:
+    """Refuse an extend that would take the pipeline past its ``budget_usd`` (422)."""
+    budget = grown.pipeline.budget_micros
+    if budget is None:
+        return
+    committed = (await tx.money.committed_of([grown.pipeline.id])).get(grown.pipeline.id, 0)
+    projected = projected_spend(grown, committed)
+    if projected is None:
+        new = grown.steps[-1]
+        message = (
+            f"{new.provider} {new.model} {new.kind} has no price, so the pipeline's budget "
+            "cannot be kept; add its price to REELAY_PRICES_FILE"
+        )
+    elif projected > budget:
+        message = (
+            f"this extend would bring the pipeline to ${usd(projected)} "
+            f"(${usd(committed)} reserved or charged so far), past its budget of ${usd(budget)}"
+        )
+    else:
+        return
+    problem = FieldProblem("budget_usd", message)
+    raise Rejected(joined([problem]), [problem])
+
+
 def is_pipeline_id(value: str) -> bool:
     """Whether ``value`` has the shape of a pipeline id (listing's cursor is one)."""
     return _PIPELINE_ID.fullmatch(value) is not None
@@ -83,9 +125,15 @@ class Operations:
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         allow_private_webhooks: bool = False,
+        prices: PriceBook | None = None,
+        health: Health | None = None,
+        routable: Collection[str] | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
+        self.prices = prices or PriceBook(DEFAULT_ROWS)
+        self._health: Health = health or (lambda _name: {})
+        self._routable = routable
         self._wake = wake
         self._clock = clock
         self._allow_private_webhooks = allow_private_webhooks
@@ -102,14 +150,7 @@ class Operations:
         this body, return that one and write nothing."""
         reason = action_reason(reason)
         now = self._clock()
-        view = plan(
-            request,
-            self._providers,
-            pipeline_id=new_pipeline_id(now),
-            now=now,
-            idempotency_key=idempotency_key,
-            allow_private_webhooks=self._allow_private_webhooks,
-        )
+        view = self.plan(request, new_pipeline_id(now), idempotency_key=idempotency_key)
 
         async def job(tx: Transaction) -> tuple[PipelineView, bool]:
             if idempotency_key is not None:
@@ -121,13 +162,31 @@ class Operations:
                         )
                     return existing, False
             audit = _audit("created", view, actor, reason)
-            await commit_transition(tx, [(None, view)], now, extra=[audit])
+            extra = [audit, *routed_events(view)]
+            await commit_transition(tx, [(None, view)], now, extra=extra)
             return view, True
 
         result = await self._store.run(job)
         if result[1]:
             self._wake()
         return result
+
+    def plan(
+        self, request: PipelineRequest, pipeline_id: str, *, idempotency_key: str | None = None
+    ) -> PipelineView:
+        """The pipeline ``request`` would create, priced and routed, storing nothing: a quote
+        is this plan."""
+        return plan(
+            request,
+            self._providers,
+            pipeline_id=pipeline_id,
+            now=self._clock(),
+            idempotency_key=idempotency_key,
+            allow_private_webhooks=self._allow_private_webhooks,
+            prices=self.prices,
+            health=self._health,
+            routable=self._routable,
+        )
 
     async def get(self, pipeline_id: str) -> PipelineView:
         view = await self._store.get(pipeline_id)
@@ -240,8 +299,10 @@ class Operations:
                 raise Conflict(
                     f"pipeline {pipeline_id} {view.pipeline.status}; it cannot be extended"
                 )
-            step = plan_extend(view, ext, self._providers[view.pipeline.provider], now)
+            provider = self._providers[view.pipeline.provider]
+            step = plan_extend(view, ext, provider, now, self.prices)
             grown = PipelineView(view.pipeline, (*view.steps, step))
+            await _check_budget(tx, grown)
             after = pipeline_rules.settle(grown, now)
             what = {"index": step.index, "from": step.parent}
             audit = _audit("extended", view, actor, reason, what, step=step.index)

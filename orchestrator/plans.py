@@ -7,14 +7,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from orchestrator.domain.models import Pipeline, PipelineStatus, PipelineView, Step, StepStatus
+from orchestrator.domain.models import (
+    Billing,
+    Decision,
+    Pipeline,
+    PipelineStatus,
+    PipelineView,
+    Route,
+    Routing,
+    Step,
+    StepStatus,
+)
 from orchestrator.domain.pipelines import depth
+from orchestrator.domain.prices import DEFAULT_ROWS, PriceBook, to_micros, usd
 from orchestrator.domain.values import Tier, VideoParams
 from orchestrator.errors import FieldProblem, Rejected, joined
 from orchestrator.providers.base import Provider
@@ -47,10 +60,51 @@ class ExtendSpec(BaseModel):
         return _not_blank(prompt)
 
 
+AUTO = "auto"
+"""``"provider": "auto"``: route the base generation to any configured provider."""
+
+
+def _usd_amount(value: object) -> object:
+    """USD as a decimal string ("5.00") or a whole number; a binary float is not exact."""
+    if isinstance(value, float):
+        raise PydanticCustomError(
+            "usd_float", 'give USD as a decimal string such as "5.00" (a JSON number is inexact)'
+        )
+    if isinstance(value, str):
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            raise PydanticCustomError(
+                "usd", 'must be an amount in USD as a decimal string such as "5.00"'
+            ) from None
+        if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -6:  # type: ignore[operator]
+            raise PydanticCustomError(
+                "usd", "must be a non-negative amount in USD with at most 6 decimal places"
+            )
+        return amount
+    return value
+
+
 class PipelineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: str = Field(json_schema_extra={"enum": list(PROVIDER_NAMES)})
+    provider: str | None = Field(
+        default=None,
+        json_schema_extra={"enum": [*PROVIDER_NAMES, AUTO]},
+        description='One provider, or "auto" to route the base generation to the cheapest '
+        "healthy configured one",
+    )
+    providers: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(PROVIDER_NAMES),
+        description="Providers the base generation may be routed to (instead of provider)",
+    )
+    budget_usd: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description='The most this pipeline may spend, as a decimal string ("5.00")',
+    )
     model: str | None = None
     tier: Tier | None = None
     prompt: str = Field(min_length=1, max_length=10_000)
@@ -64,6 +118,11 @@ class PipelineRequest(BaseModel):
     @classmethod
     def _prompt_not_blank(cls, prompt: str) -> str:
         return _not_blank(prompt)
+
+    @field_validator("budget_usd", mode="before")
+    @classmethod
+    def _budget_exact(cls, value: object) -> object:
+        return _usd_amount(value)
 
     def fingerprint(self) -> str:
         """Identifies the request's content, for idempotency-key comparison."""
@@ -106,6 +165,14 @@ def check_extend(
     return model, problems
 
 
+Health = Callable[[str], Mapping[str, str]]
+"""Why a provider is degraded right now (empty: it is healthy)."""
+
+
+def _healthy(name: str) -> Mapping[str, str]:
+    return {}
+
+
 def plan(
     request: PipelineRequest,
     providers: Mapping[str, Provider],
@@ -114,13 +181,163 @@ def plan(
     now: float,
     idempotency_key: str | None = None,
     allow_private_webhooks: bool = False,
+    prices: PriceBook | None = None,
+    health: Health = _healthy,
+    routable: Collection[str] | None = None,
 ) -> PipelineView:
-    provider = providers.get(request.provider)
-    if provider is None:
-        known = ", ".join(sorted(providers))
+    """The pipeline ``request`` asks for, every step priced, or ``PlanRejected`` naming each
+    wrong field. A request naming several providers (or ``"auto"``: every ``routable`` one)
+    is planned on each; the cheapest healthy one that can serve it all runs it, and the others
+    stay in the pipeline's ``routing``, best first."""
+    book = prices or PriceBook(DEFAULT_ROWS)
+    names, field = _candidates(request, providers, routable)
+
+    def on(name: str) -> PipelineView:
+        return plan_on(
+            request,
+            providers[name],
+            book,
+            pipeline_id=pipeline_id,
+            now=now,
+            idempotency_key=idempotency_key,
+            allow_private_webhooks=allow_private_webhooks,
+        )
+
+    if request.provider is not None and request.provider != AUTO:
+        view = on(names[0])
+        refusal = budget_refusal(view, view.pipeline.budget_micros)
+        if refusal is not None:
+            raise PlanRejected([FieldProblem("budget_usd", refusal)])
+        return view
+    planned: dict[str, PipelineView] = {}
+    skipped: dict[str, str] = {}
+    for name in names:
+        try:
+            view = on(name)
+        except PlanRejected as exc:
+            skipped[name] = str(exc)
+            continue
+        refusal = budget_refusal(view, view.pipeline.budget_micros)
+        if refusal is not None:
+            skipped[name] = f"budget_usd: {refusal}"
+            continue
+        planned[name] = view
+    if not planned:
+        reasons = "; ".join(f"{n}: {why}" for n, why in skipped.items())
+        raise PlanRejected([FieldProblem(field, f"no provider can serve this request ({reasons})")])
+    order = sorted(
+        planned,
+        key=lambda n: (bool(health(n)), _rank(total_estimate(planned[n])), names.index(n)),
+    )
+    routes = tuple(Route(n, total_estimate(planned[n])) for n in order)
+    chosen = planned[order[0]]
+    reason = _first_reason(routes, health)
+    routing = Routing(
+        routes=routes,
+        request=request.model_dump(mode="json", by_alias=True, exclude_none=True),
+        skipped=skipped,
+        decisions=(Decision(order[0], reason, now),),
+    )
+    return replace(chosen, pipeline=replace(chosen.pipeline, routing=routing))
+
+
+def _candidates(
+    request: PipelineRequest, providers: Mapping[str, Provider], routable: Collection[str] | None
+) -> tuple[list[str], str]:
+    """The providers to plan on, and the field that named them."""
+    known = ", ".join(sorted(providers))
+    if (request.provider is None) == (request.providers is None):
+        raise PlanRejected(
+            [
+                FieldProblem(
+                    "provider",
+                    'give either provider (a name, or "auto" for every configured provider) '
+                    "or providers (a list of names)",
+                )
+            ]
+        )
+    if request.providers is not None:
+        unknown = [n for n in request.providers if n not in providers]
+        if unknown:
+            raise PlanRejected(
+                [FieldProblem("providers", f"unknown provider {unknown[0]!r}; one of {known}")]
+            )
+        if len(set(request.providers)) != len(request.providers):
+            raise PlanRejected([FieldProblem("providers", "names a provider twice")])
+        return list(request.providers), "providers"
+    if request.provider == AUTO:
+        names = [n for n in providers if routable is None or n in routable]
+        if not names:
+            raise PlanRejected(
+                [FieldProblem("provider", "auto: no provider is configured (no API key set)")]
+            )
+        return names, "provider"
+    if request.provider not in providers:
         raise PlanRejected(
             [FieldProblem("provider", f"unknown provider {request.provider!r}; one of {known}")]
         )
+    return [str(request.provider)], "provider"
+
+
+def total_estimate(view: PipelineView) -> int | None:
+    """What every step of the pipeline should cost once; None when a step is unpriced."""
+    amounts = [s.estimate_micros for s in view.steps]
+    return None if None in amounts else sum(a for a in amounts if a is not None)
+
+
+def unpriced_steps(view: PipelineView) -> list[int]:
+    return [s.index for s in view.steps if s.estimate_micros is None]
+
+
+def budget_refusal(view: PipelineView, budget: int | None) -> str | None:
+    """Why ``view`` cannot be held to ``budget`` (micro-USD), or None."""
+    if budget is None:
+        return None
+    unpriced = unpriced_steps(view)
+    if unpriced:
+        steps = ", ".join(str(i) for i in unpriced)
+        first = view.steps[unpriced[0]]
+        return (
+            f"step(s) {steps} have no price ({first.provider} {first.model} {first.kind}), so a "
+            "budget cannot be kept; add their prices to REELAY_PRICES_FILE"
+        )
+    total = total_estimate(view) or 0
+    if total > budget:
+        return f"the estimate ${usd(total)} exceeds the budget of ${usd(budget)}"
+    return None
+
+
+def _rank(estimate: int | None) -> tuple[bool, int]:
+    """Priced before unpriced (whose cost is unknown), cheaper first."""
+    return (estimate is None, estimate or 0)
+
+
+def _first_reason(routes: tuple[Route, ...], health: Health) -> str:
+    def said(r: Route) -> str:
+        cost = "unpriced" if r.estimate_micros is None else f"${usd(r.estimate_micros)}"
+        why = health(r.provider)
+        return f"{r.provider} {cost}" + (f" (degraded: {', '.join(why)})" if why else "")
+
+    best = routes[0]
+    if len(routes) == 1:
+        return f"the only provider that can serve the request: {said(best)}"
+    word = (
+        "cheapest healthy" if not health(best.provider) else "every provider is degraded; cheapest"
+    )
+    return f"{word} of {', '.join(said(r) for r in routes)}"
+
+
+def plan_on(
+    request: PipelineRequest,
+    provider: Provider,
+    prices: PriceBook,
+    *,
+    pipeline_id: str,
+    now: float,
+    idempotency_key: str | None,
+    allow_private_webhooks: bool,
+) -> PipelineView:
+    """The pipeline on one provider, each step with its estimate, or every reason it can't."""
     problems: list[FieldProblem] = []
     if request.webhook_url is not None:
         refusal = registration_refusal(request.webhook_url, allow_private=allow_private_webhooks)
@@ -169,6 +386,7 @@ def plan(
         webhook_url=request.webhook_url,
         idempotency_key=idempotency_key,
         request_hash=request.fingerprint(),
+        budget_micros=None if request.budget_usd is None else to_micros(request.budget_usd),
     )
     steps = [
         Step(
@@ -204,7 +422,8 @@ def plan(
                 updated_at=now,
             )
         )
-    return PipelineView(pipeline, tuple(steps))
+    priced = tuple(replace(s, estimate_micros=prices.estimate_step(s)) for s in steps)
+    return PipelineView(pipeline, priced)
 
 
 DEFAULT_LINK_LIFETIME_S = 24 * 3600
@@ -217,8 +436,15 @@ def _expires_at(step: Step) -> float:
     return (step.completed_at or step.updated_at) + DEFAULT_LINK_LIFETIME_S
 
 
-def plan_extend(view: PipelineView, ext: ExtendSpec, provider: Provider, now: float) -> Step:
-    """The new step that extends an existing pipeline, or ``PlanRejected`` naming the field."""
+def plan_extend(
+    view: PipelineView,
+    ext: ExtendSpec,
+    provider: Provider,
+    now: float,
+    prices: PriceBook | None = None,
+) -> Step:
+    """The new step that extends an existing pipeline, priced, or ``PlanRejected`` naming
+    the field."""
     steps = view.steps
     parent = len(steps) - 1 if ext.from_ is None else ext.from_
     if not 0 <= parent < len(steps):
@@ -252,7 +478,7 @@ def plan_extend(view: PipelineView, ext: ExtendSpec, provider: Provider, now: fl
                 for p in problems
             ]
         )
-    return Step(
+    step = Step(
         pipeline_id=view.pipeline.id,
         index=len(steps),
         provider=view.pipeline.provider,
@@ -266,3 +492,17 @@ def plan_extend(view: PipelineView, ext: ExtendSpec, provider: Provider, now: fl
         created_at=now,
         updated_at=now,
     )
+    return replace(step, estimate_micros=(prices or PriceBook(DEFAULT_ROWS)).estimate_step(step))
+
+
+def projected_spend(view: PipelineView, committed: int) -> int | None:
+    """What the pipeline will have cost once every unfinished step runs once: ``committed``
+    (reserved or charged so far) plus the estimates of the steps not yet submitted. None when
+    one of those is unpriced."""
+    total = committed
+    for step in view.steps:
+        if step.status is StepStatus.PENDING and step.billing in (None, Billing.RELEASED):
+            if step.estimate_micros is None:
+                return None
+            total += step.estimate_micros
+    return total

@@ -37,7 +37,7 @@ from orchestrator.providers.base import Provider
 from orchestrator.providers.registry import build_providers
 from orchestrator.secrets import DASHBOARD_SECRET, signing_secrets, stored_secret, webhook_secrets
 from orchestrator.settings import Settings
-from orchestrator.startup import DatabaseLock, check_database_url, listen, refusal
+from orchestrator.startup import DatabaseLock, check_database_url, listen, load_prices, refusal
 from orchestrator.store import Store, open_store
 from orchestrator.ui import Dashboard, dashboard_mount
 from orchestrator.ui.session import Sessions
@@ -96,6 +96,7 @@ async def open_runtime(
             for client in clients:
                 await stack.enter_async_context(client)
         redact.install()
+        prices = load_prices(settings)
         lock = DatabaseLock.acquire(settings.database_url)
         stack.callback(lock.release)
         store = await open_store(settings.database_url)
@@ -125,6 +126,7 @@ async def open_runtime(
             settings,
             clock=clock,
             callback_url_for=_callback_urls(settings.public_url, tokens),
+            prices=prices,
         )
         observers.add(engine.provider_health.observe)
         observers.add(engine.request_stats.observe)
@@ -137,6 +139,9 @@ async def open_runtime(
             wake=engine.wake,
             clock=clock,
             allow_private_webhooks=settings.webhook_allow_private,
+            prices=prices,
+            health=engine.provider_health.reasons,
+            routable=routable_providers(settings, providers),
         )
         hook_secrets = await webhook_secrets(store, settings)
         deliverer = Deliverer(
@@ -221,6 +226,13 @@ async def open_runtime(
             pruner=pruner,
             metrics=metrics,
         )
+
+
+def routable_providers(settings: Settings, providers: Mapping[str, Provider]) -> list[str]:
+    """What ``"provider": "auto"`` may route to: the providers with an API key (all of them
+    when none has one, as with adapters given by a test)."""
+    keyed = [name for name in providers if settings.provider(name).api_key is not None]
+    return keyed or list(providers)
 
 
 class _Server(uvicorn.Server):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -144,6 +145,22 @@ class Settings(BaseSettings):
     )
     submit_retry_max_attempts: int = Field(
         default=8, ge=1, description="Attempts for a submit refused with a retryable error"
+    )
+    prices_file: Path | None = Field(
+        default=None,
+        description="TOML price book ([[price]] rows); unset = the providers' published prices",
+    )
+    budget_usd_per_day: Decimal | None = Field(
+        default=None,
+        ge=0,
+        decimal_places=6,
+        description='Most spent on all providers per UTC day, in USD ("50.00"); unset = no cap',
+    )
+    budget_usd_per_month: Decimal | None = Field(
+        default=None,
+        ge=0,
+        decimal_places=6,
+        description="Most spent on all providers per UTC month, in USD; unset = no cap",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = Field(

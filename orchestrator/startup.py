@@ -21,6 +21,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from orchestrator.domain.prices import PriceBook, load_price_book
 from orchestrator.settings import Settings
 from orchestrator.store.sqlite import sqlite_path
 
@@ -281,3 +282,12 @@ def refusal_in(exc: BaseException) -> CannotStart | None:
         if refusals is not None and (rest is None or rest.split(asyncio.CancelledError)[1] is None):
             return refusal_in(refusals.exceptions[0])
     return None
+
+
+def load_prices(settings: Settings) -> PriceBook:
+    """The price book of ``REELAY_PRICES_FILE``; a malformed one stops start-up, naming the
+    file, the row and the field."""
+    try:
+        return load_price_book(settings.prices_file)
+    except ValueError as exc:
+        raise CannotStart(f"REELAY_PRICES_FILE: {exc}") from None

@@ -1,5 +1,6 @@
 """What a change of pipelines implies, worked out once: the rows to write, the events that
-tell it (numbered), the webhook messages they send and the videos to download.
+tell it (numbered), the webhook messages they send, the videos to download and the ledger
+rows the steps' money moves.
 
 ``implied`` is pure; ``commit_transition`` is the one place that hands its result to the
 store, inside the caller's transaction. The store writes what it is given.
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from orchestrator.artifacts.jobs import downloads_for
+from orchestrator.domain import ledger
 from orchestrator.domain import pipelines as pipeline_rules
 from orchestrator.domain.artifacts import Download
 from orchestrator.domain.models import Event, EventDraft, Pipeline, PipelineView, Step
@@ -33,6 +35,7 @@ class Implied:
     """Numbered per pipeline after its last event; ``id`` is left to the database (0)."""
     outbox: tuple[Message, ...]
     downloads: tuple[Download, ...]
+    ledger: tuple[ledger.LedgerChange, ...]
 
 
 def implied(
@@ -43,9 +46,9 @@ def implied(
 ) -> Implied:
     """What ``changes`` imply, given the enabled webhook ``endpoints``.
 
-    Events: each change's (``pipelines.events_between``), in order, then ``extra`` ones that
-    the change alone cannot tell (an overdue task, a stored video), as given. Each names a
-    pipeline among ``changes``.
+    Events: each change's (``pipelines.events_between``, then its ``cost.*`` events), in
+    order, then ``extra`` ones that the change alone cannot tell (an overdue task, a stored
+    video), as given. Each names a pipeline among ``changes``.
     """
     changes = list(changes)
     pipelines: dict[str, Pipeline] = {}
@@ -53,18 +56,23 @@ def implied(
     new_steps: list[Step] = []
     changed_steps: list[Step] = []
     drafts: list[EventDraft] = []
+    moves: list[ledger.LedgerChange] = []
     for before, after in changes:
         old_steps = {s.index: s for s in before.steps} if before else {}
+        costs: list[EventDraft] = []
         for step in after.steps:
             old = old_steps.get(step.index)
             if old is None:
                 new_steps.append(step)
             elif old != step:
                 changed_steps.append(step)
+                moves += ledger.ledger_changes(old, step, now)
+                costs += ledger.cost_events(old, step)
         pipelines[after.pipeline.id] = after.pipeline
         if before is None:
             created.add(after.pipeline.id)
         drafts += pipeline_rules.events_between(before, after)
+        drafts += costs
     drafts += extra
     events: list[Event] = []
     for draft in drafts:
@@ -85,6 +93,7 @@ def implied(
         events=tuple(events),
         outbox=tuple(messages_for(events, pipelines, endpoints, now) if events else ()),
         downloads=tuple(downloads_for(changes, now)),
+        ledger=tuple(moves),
     )
 
 
@@ -102,6 +111,8 @@ async def commit_transition(
         changed_steps=what.changed_steps,
     )
     await tx.artifacts.insert_downloads(what.downloads)
+    if what.ledger:
+        await tx.money.apply(what.ledger, now)
     await tx.pipelines.append_events(what.events)
     await tx.webhooks.insert_messages(what.outbox)
     return what

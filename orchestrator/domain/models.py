@@ -33,6 +33,22 @@ class StepStatus(enum.StrEnum):
 _STEP_FINISHED = frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.CANCELLED})
 
 
+class Billing(enum.StrEnum):
+    """Where the money of a step's latest submit stands; the ledger row of that submit
+    (``billing_seq``) moves through the same states, each move a compare-and-set."""
+
+    RESERVED = "reserved"
+    """Counted against the budgets while the submit's answer is awaited."""
+    CHARGED = "charged"
+    """The provider accepted the submit: a task exists, and costs money."""
+    RELEASED = "released"
+    """The submit provably created no task: the reservation no longer counts."""
+    UNCERTAIN = "uncertain"
+    """The submit's answer was lost: still reserved, until a callback or an operator says."""
+    REFUNDED = "refunded"
+    """The task failed and the provider's policy gives the money back."""
+
+
 class PipelineStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -85,6 +101,14 @@ class Step:
     claimed_by: str | None = None
     """The replica that last claimed this step's submit (whose request is in flight while
     the step is ``submitting``)."""
+    estimate_micros: int | None = None
+    """What one submit of this step is expected to cost (micro-USD); None: unpriced."""
+    billing: Billing | None = None
+    """The money of the latest submit (None before the first)."""
+    billing_seq: int = 0
+    """Submits ever reserved for this step: the latest one's ledger row. Never reset."""
+    reported_micros: int | None = None
+    """The cost the provider reported for the latest task, which wins over the estimate."""
 
     @property
     def key(self) -> tuple[str, int]:
@@ -94,6 +118,39 @@ class Step:
         if self.provider_task_id is None:
             raise ValueError(f"step {self.index} of {self.pipeline_id} has no provider task")
         return TaskRef(task_id=self.provider_task_id, kind=self.kind, model=self.model)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One provider a routed pipeline may run on, and what it would cost there."""
+
+    provider: str
+    estimate_micros: int | None
+    """The whole pipeline's estimate on this provider; None when a step is unpriced."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    provider: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """The providers a pipeline's base generation may go to, best first, and the request
+    they were planned from (a move re-plans the pipeline on the next one)."""
+
+    routes: tuple[Route, ...]
+    request: dict[str, Any]
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Providers that cannot serve the request, and why."""
+    decisions: tuple[Decision, ...] = ()
+    """Each choice of the base's provider, the first at creation, in order."""
+
+    @property
+    def tried(self) -> frozenset[str]:
+        return frozenset(d.provider for d in self.decisions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +166,10 @@ class Pipeline:
     idempotency_key: str | None = None
     request_hash: str | None = None
     event_seq: int = 0
+    budget_micros: int | None = None
+    """The most this pipeline may spend (``budget_usd``); None: no cap of its own."""
+    routing: Routing | None = None
+    """How the base generation's provider was chosen, when the request named several."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from orchestrator.domain.models import Step, StepError, StepStatus
+from orchestrator.domain.models import Billing, Step, StepError, StepStatus
 from orchestrator.domain.values import TaskState, TaskStatus
 from orchestrator.errors import Conflict
 
@@ -43,7 +43,8 @@ def move(step: Step, target: StepStatus, now: float, **changes: object) -> Step:
 
 
 def claim_submit(step: Step, now: float, replica: str | None = None) -> Step:
-    """Record the intent to submit, and which replica sends it, before the request is sent."""
+    """Record the intent to submit, and which replica sends it, before the request is sent;
+    its estimated cost is reserved in the same write."""
     return move(
         step,
         S.SUBMITTING,
@@ -52,15 +53,26 @@ def claim_submit(step: Step, now: float, replica: str | None = None) -> Step:
         next_at=None,
         error=None,
         claimed_by=replica,
+        billing=Billing.RESERVED,
+        billing_seq=step.billing_seq + 1,
+        reported_micros=None,
     )
+
+
+def _settled(step: Step, outcome: Billing) -> Billing | None:
+    """A reservation's fate once its submit is answered (other states stay as they are)."""
+    if step.billing is Billing.RESERVED:
+        return outcome
+    return step.billing
 
 
 def submitted(
     step: Step, task_id: str, now: float, first_poll_at: float, callback_mode: bool
 ) -> Step:
     """The provider accepted the submit. A step cancelled meanwhile keeps its task id only."""
+    billing = _settled(step, Billing.CHARGED)
     if step.status is S.CANCELLED:
-        return replace(step, provider_task_id=task_id, updated_at=now)
+        return replace(step, provider_task_id=task_id, updated_at=now, billing=billing)
     return move(
         step,
         S.SUBMITTED,
@@ -70,28 +82,38 @@ def submitted(
         submitted_at=now,
         next_at=first_poll_at,
         progress=0,
+        billing=billing,
     )
 
 
 def submit_later(step: Step, now: float, retry_at: float, error: StepError) -> Step:
-    """The submit was refused in a way that is safe to repeat later."""
+    """The submit was refused in a way that is safe to repeat later: no task exists, so its
+    reservation is released."""
+    billing = _settled(step, Billing.RELEASED)
     if step.status is S.CANCELLED:
-        return step
-    return move(step, S.PENDING, now, next_at=retry_at, error=error)
+        return replace(step, billing=billing) if billing is not step.billing else step
+    return move(step, S.PENDING, now, next_at=retry_at, error=error, billing=billing)
 
 
-def fail(step: Step, now: float, error: StepError) -> Step:
+def fail(step: Step, now: float, error: StepError, *, refund: bool = False) -> Step:
+    """A refused submit (its reservation released) or a failed task (charged, or refunded
+    when ``refund``: the provider's policy)."""
+    billing = _settled(step, Billing.RELEASED)
+    if refund and billing is Billing.CHARGED:
+        billing = Billing.REFUNDED
     if step.status.finished:
-        return step
-    return move(step, S.FAILED, now, error=error, next_at=None, completed_at=now)
+        return replace(step, billing=billing) if billing is not step.billing else step
+    return move(step, S.FAILED, now, error=error, next_at=None, completed_at=now, billing=billing)
 
 
 def ambiguous(step: Step, now: float, error: StepError) -> Step:
-    """The submit may have created a task we know nothing of: hold it for a decision."""
+    """The submit may have created a task we know nothing of: hold it for a decision. Its
+    reservation stays, marked uncertain."""
+    billing = _settled(step, Billing.UNCERTAIN)
     if step.status is S.CANCELLED:
-        return step
+        return replace(step, billing=billing) if billing is not step.billing else step
     held = StepError(error.code, f"{error.message}. {held_advice(step.pipeline_id)}")
-    return move(step, S.AMBIGUOUS, now, error=held, next_at=None)
+    return move(step, S.AMBIGUOUS, now, error=held, next_at=None, billing=billing)
 
 
 def held_advice(pipeline_id: str) -> str:
@@ -118,7 +140,9 @@ def make_ready(step: Step, now: float) -> Step:
 
 def retry(step: Step, now: float) -> Step:
     """An operator's decision to submit a failed, cancelled or ambiguous step again: a fresh
-    start, so its retry budget starts over and the old task is forgotten."""
+    start, so its retry budget starts over and the old task is forgotten. Retrying a held
+    submit is the operator's word that it created no task: its reservation is released."""
+    billing = Billing.RELEASED if step.billing is Billing.UNCERTAIN else step.billing
     return move(
         step,
         S.PENDING,
@@ -135,6 +159,7 @@ def retry(step: Step, now: float) -> Step:
         video_urls=(),
         urls_expire_at=None,
         submitted_at=None,
+        billing=billing,
     )
 
 
@@ -152,14 +177,21 @@ def adopt(step: Step, task_id: str, now: float) -> Step:
         submitted_at=now,
         next_at=now,
         error=None,
+        billing=Billing.CHARGED if step.billing is Billing.UNCERTAIN else step.billing,
     )
 
 
-def observe(step: Step, status: TaskStatus, now: float, next_poll_at: float) -> Step:
-    """Apply one observation of the provider task. Late or backward news changes nothing."""
+def observe(
+    step: Step, status: TaskStatus, now: float, next_poll_at: float, *, refund: bool = False
+) -> Step:
+    """Apply one observation of the provider task. Late or backward news changes nothing.
+    A failed task is refunded when ``refund`` (the provider's policy); a cost the provider
+    reports is kept, and wins over the estimate."""
     if not step.status.in_flight:
         return step
     seen = replace(step, polls=step.polls + 1, poll_failures=0, not_found_polls=0)
+    if status.cost_micros is not None:
+        seen = replace(seen, reported_micros=status.cost_micros)
     match status.state:
         case TaskState.SUCCEEDED:
             return move(
@@ -175,7 +207,7 @@ def observe(step: Step, status: TaskStatus, now: float, next_poll_at: float) -> 
         case TaskState.FAILED | TaskState.CANCELLED | TaskState.EXPIRED:
             code = status.error_code or f"TASK_{status.state.upper()}"
             message = status.error_message or f"the provider reported the task {status.raw_status}"
-            return fail(seen, now, StepError(code, message))
+            return fail(seen, now, StepError(code, message), refund=refund)
         case TaskState.RUNNING:
             progress = status.progress if status.progress is not None else seen.progress
             if seen.progress is not None and progress is not None:

@@ -100,3 +100,5 @@ class TaskStatus:
     created_at: float | None = None
     """Epoch seconds (D8)."""
     completed_at: float | None = None
+    cost_micros: int | None = None
+    """What the provider says the task cost, in micro-USD, when its answer says."""

@@ -40,8 +40,8 @@ class Changes:
     def all(self) -> list[Change]:
         return list(self._changes.values())
 
-    async def save(self, tx: Transaction, now: float) -> None:
-        await save(tx, self.all(), now)
+    async def save(self, tx: Transaction, now: float, extra: Sequence[EventDraft] = ()) -> None:
+        await save(tx, self.all(), now, extra)
 
 
 async def save(

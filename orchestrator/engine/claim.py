@@ -15,7 +15,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from orchestrator.domain import steps as step_rules
-from orchestrator.domain.models import PipelineView, Step, StepStatus
+from orchestrator.domain.models import Billing, EventDraft, PipelineView, Step, StepStatus
+from orchestrator.engine.budget import Budgets
 from orchestrator.engine.changes import Changes
 from orchestrator.engine.outcomes import Context
 from orchestrator.engine.perform import PollWork, SubmitWork, Work
@@ -51,8 +52,10 @@ class Claimer:
         *,
         clock: Callable[[], float],
         stopped: asyncio.Event,
+        budgets: Budgets | None = None,
     ) -> None:
         self._store = store
+        self._budgets = budgets or Budgets(settings)
         self._settings = settings
         self._contexts = contexts
         self._pressure = pressure
@@ -92,9 +95,13 @@ class Claimer:
             views = await tx.pipelines.load(
                 {p for p, _ in due.submits} | {p for p, _ in due.leases}, skip_locked=True
             )
-            work: list[Work] = self._claim_submits(views, due.submits, changes, now)
+            work: list[Work] = []
+            waiting: list[EventDraft] = []
+            if due.submits:
+                submits, waiting = await self._claim_submits(tx, views, due.submits, changes, now)
+                work += submits
             work += await self._lease_polls(tx, views, due.leases, now)
-            await changes.save(tx, now)
+            await changes.save(tx, now, waiting)
             # Counted before the commit so that no other claim can overbook these slots.
             for item in work:
                 self._active[item.step.provider] += 1
@@ -183,21 +190,34 @@ class Claimer:
                 due.leases |= dict.fromkeys(await tx.claims.due_polls(name, now, free), lease)
         return due
 
-    def _claim_submits(
-        self, views: Mapping[str, PipelineView], keys: list[Key], changes: Changes, now: float
-    ) -> list[Work]:
-        work: list[Work] = []
+    async def _claim_submits(
+        self,
+        tx: Transaction,
+        views: Mapping[str, PipelineView],
+        keys: list[Key],
+        changes: Changes,
+        now: float,
+    ) -> tuple[list[Work], list[EventDraft]]:
+        """Claim the due submits the budgets admit (their reservations are written with the
+        claim); the others wait, and the events telling so are returned."""
+        candidates: list[tuple[PipelineView, Step]] = []
         for pid, idx in keys:
             if pid not in views:
                 continue  # another replica is writing it: due again after its commit
             step = changes.current(views[pid]).steps[idx]
-            if not _submit_due(step, now):
-                continue
+            if _submit_due(step, now):
+                candidates.append((views[pid], step))
+        admission = await self._budgets.admit(tx, candidates, now)
+        for step in admission.held:
+            changes.put(views[step.pipeline_id], step)
+        work: list[Work] = []
+        for pid, idx in admission.admitted:
+            step = changes.current(views[pid]).steps[idx]
             claimed = step_rules.claim_submit(step, now, self._replica)
             after = changes.put(views[pid], claimed)
             parent = after.steps[claimed.parent] if claimed.parent is not None else None
             work.append(SubmitWork(claimed, parent))
-        return work
+        return work, admission.events
 
     async def _lease_polls(
         self,
@@ -244,6 +264,7 @@ class Claimer:
                     next_at=now,
                     attempts=max(step.attempts - 1, 0),
                     claimed_by=None,
+                    billing=Billing.RELEASED,
                 )
                 changes.put(views[pid], back)
             await changes.save(tx, now)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from orchestrator.claim_loop import ClaimLoop
+from orchestrator.domain.prices import DEFAULT_ROWS, PriceBook
 from orchestrator.engine import health as health_rules
 from orchestrator.engine import outcomes as outcome_rules
 from orchestrator.engine.claim import Claimer, Key
@@ -32,6 +33,7 @@ from orchestrator.engine.provider_report import ProviderReport
 from orchestrator.engine.record import Recorder
 from orchestrator.engine.replicas import Replicas
 from orchestrator.engine.request_stats import RequestStats
+from orchestrator.engine.reroute import Rerouter
 from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.settings import Settings
@@ -55,6 +57,7 @@ class Engine:
         callback_url_for: CallbackUrlFor | None = None,
         provider_settings: Mapping[str, ProviderSettings] | None = None,
         replica: str | None = None,
+        prices: PriceBook | None = None,
     ) -> None:
         rng = rng or random.Random()
         configs = provider_settings or {name: settings.provider(name) for name in providers}
@@ -111,6 +114,9 @@ class Engine:
             clock=clock,
             stopped=stopped,
             wake=self.wake,
+            rerouter=Rerouter(
+                providers, prices or PriceBook(DEFAULT_ROWS), self.provider_health.reasons
+            ),
         )
         self._replicas = Replicas(
             store, settings, self.replica, clock=clock, stopped=stopped, wake=self.wake

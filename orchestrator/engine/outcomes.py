@@ -64,7 +64,8 @@ def apply(step: Step, outcome: Outcome, now: float, ctx: Context) -> Step:
             return _submit_failed(step, error, now, ctx)
         case Polled(status=status):
             later = schedule.next_poll_at(now, step.polls + 1, ctx.settings, ctx.rng)
-            return step_rules.observe(step, status, now, later)
+            refund = ctx.settings.refund_on_failure
+            return step_rules.observe(step, status, now, later, refund=refund)
         case PollFailed(error=error):
             return _poll_failed(step, error, now, ctx)
 
@@ -96,7 +97,8 @@ def _poll_failed(step: Step, error: pe.ProviderError, now: float, ctx: Context) 
         return step_rules.fail(step, now, step_error(error))
     not_found = isinstance(error, pe.TaskNotFound)
     if not_found and step.not_found_polls + 1 >= TASK_NOT_FOUND_LIMIT:
-        return step_rules.fail(step, now, step_error(error))
+        refund = ctx.settings.refund_on_failure
+        return step_rules.fail(step, now, step_error(error), refund=refund)
     later = schedule.next_poll_at(now, step.polls + step.poll_failures + 1, ctx.settings, ctx.rng)
     if isinstance(error, pe.RateLimited) and error.retry_after is not None:
         later = max(later, now + min(error.retry_after, schedule.SUBMIT_BACKOFF_MAX_S))

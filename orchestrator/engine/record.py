@@ -18,6 +18,7 @@ from orchestrator.engine import outcomes as outcome_rules
 from orchestrator.engine.changes import save, with_step
 from orchestrator.engine.claim import Claimer
 from orchestrator.engine.perform import Outcome, SubmitFailed, Submitted
+from orchestrator.engine.reroute import Rerouter
 from orchestrator.store import Store, Transaction
 
 log = logging.getLogger("reelay.engine")
@@ -37,8 +38,10 @@ class Recorder:
         clock: Callable[[], float],
         stopped: asyncio.Event,
         wake: Callable[[], None],
+        rerouter: Rerouter | None = None,
     ) -> None:
         self._store = store
+        self._rerouter = rerouter
         self._contexts = contexts
         self._claimer = claimer
         self._replica = replica
@@ -133,6 +136,12 @@ class Recorder:
                     log.exception("outcome ignored", extra=logs.context(pid, idx))
                     continue
                 working[pid] = with_step(view, step)
+                if isinstance(outcome, SubmitFailed) and self._rerouter is not None:
+                    moved = self._rerouter.reroute(working[pid], step, outcome.error, now)
+                    if moved is not None:
+                        working[pid], told = moved
+                        flags += told
+                        step = working[pid].steps[idx]
                 if step.status is StepStatus.FAILED and before.status is not StepStatus.FAILED:
                     failed.append(step)
                 if overdue := outcome_rules.overdue(before, step, now, ctx):

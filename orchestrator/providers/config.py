@@ -6,6 +6,8 @@ environment sets some other field of it, e.g. only ``REELAY_APIXO_API_KEY``.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
@@ -50,6 +52,23 @@ class ProviderSettings(BaseModel):
     )
     poll_interval_s: float = Field(default=10.0, gt=0, description="Poll interval after that")
     poll_max_interval_s: float = Field(default=60.0, gt=0, description="Backoff ceiling")
+    refund_on_failure: bool = Field(
+        default=False,
+        description="Whether this provider refunds a task that fails (none of the four says; "
+        "reelay assumes not)",
+    )
+    budget_usd_per_day: Decimal | None = Field(
+        default=None,
+        ge=0,
+        decimal_places=6,
+        description='Most spent on this provider per UTC day, in USD ("25.00"); unset = no cap',
+    )
+    budget_usd_per_month: Decimal | None = Field(
+        default=None,
+        ge=0,
+        decimal_places=6,
+        description="Most spent on this provider per UTC month, in USD; unset = no cap",
+    )
 
 
 class ApimartSettings(ProviderSettings):

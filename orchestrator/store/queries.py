@@ -326,3 +326,79 @@ IN_FLIGHT_BY_PROVIDER = """
     WHERE status IN ('submitted', 'running')
     GROUP BY provider
 """
+
+# Money. Amounts are micro-USD integers, so sums are exact on both databases. A ledger row
+# moves only from the state its step last saw (compare-and-set); RETURNING tells whether it did.
+INSERT_LEDGER = """
+    INSERT INTO ledger (pipeline_id, step_idx, seq, provider, model, kind, state,
+                        estimate_micros, amount_micros, day, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?)
+"""
+MOVE_LEDGER = """
+    UPDATE ledger SET state = ?, updated_at = ?
+    WHERE pipeline_id = ? AND step_idx = ? AND seq = ? AND state = ?
+    RETURNING provider, amount_micros, day
+"""
+CHARGE_LEDGER = """
+    UPDATE ledger SET state = ?, updated_at = ?
+    WHERE pipeline_id = ? AND step_idx = ? AND seq = ? AND state = ?
+"""
+REPRICE_LEDGER = """
+    UPDATE ledger SET state = ?, amount_micros = ?, updated_at = ?
+    WHERE pipeline_id = ? AND step_idx = ? AND seq = ? AND state = ?
+    RETURNING provider, day
+"""
+LEDGER_AMOUNT = (
+    "SELECT amount_micros FROM ledger WHERE pipeline_id = ? AND step_idx = ? AND seq = ?"
+)
+ADD_USAGE = """
+    INSERT INTO budget_usage (scope, period, used_micros) VALUES (?, ?, ?)
+    ON CONFLICT (scope, period) DO UPDATE SET used_micros = budget_usage.used_micros + ?
+"""
+ENSURE_USAGE = """
+    INSERT INTO budget_usage (scope, period, used_micros) VALUES (?, ?, 0)
+    ON CONFLICT (scope, period) DO NOTHING
+"""
+SELECT_USAGE = """
+    SELECT scope, period, used_micros, warned, exceeded FROM budget_usage
+    WHERE period IN ({periods})
+"""
+FLAG_USAGE = "UPDATE budget_usage SET warned = ?, exceeded = ? WHERE scope = ? AND period = ?"
+SELECT_CAPS = "SELECT scope, per_day_micros, per_month_micros, updated_at FROM budget_caps"
+UPSERT_CAP = """
+    INSERT INTO budget_caps (scope, per_day_micros, per_month_micros, updated_at)
+    VALUES (?, ?, ?, ?)
+    ON CONFLICT (scope) DO UPDATE SET per_day_micros = ?, per_month_micros = ?, updated_at = ?
+"""
+DELETE_CAP = "DELETE FROM budget_caps WHERE scope = ?"
+# Steps waiting for a budget go on when a cap changes (and at start-up: prices may have too).
+WAKE_BUDGET_WAITERS = """
+    UPDATE steps SET next_at = ?
+    WHERE status = 'pending' AND error_code IN ('BUDGET_EXCEEDED', 'BUDGET_UNPRICED')
+"""
+COUNT_BUDGET_WAITERS = """
+    SELECT COUNT(*) FROM steps
+    WHERE status = 'pending' AND error_code IN ('BUDGET_EXCEEDED', 'BUDGET_UNPRICED')
+"""
+COMMITTED_OF_PIPELINES = """
+    SELECT pipeline_id, SUM(amount_micros) AS used FROM ledger
+    WHERE pipeline_id IN ({ids}) AND state IN ('reserved', 'uncertain', 'charged')
+    GROUP BY pipeline_id
+"""
+LEDGER_OF_PIPELINES = """
+    SELECT pipeline_id, step_idx, seq, provider, model, kind, state, estimate_micros,
+           amount_micros, day, created_at, updated_at
+    FROM ledger WHERE pipeline_id IN ({ids}) ORDER BY pipeline_id, step_idx, seq
+"""
+# Spend: the net cost (charged, less refunded) and what is still reserved, by the day each
+# submit was reserved. ``{key}`` is the grouping column.
+SPEND = """
+    SELECT {key} AS key, state, COUNT(*) AS n, SUM(amount_micros) AS amount,
+           SUM(CASE WHEN amount_micros IS NULL THEN 1 ELSE 0 END) AS unpriced
+    FROM ledger WHERE day >= ? AND day <= ? AND (CAST(? AS TEXT) IS NULL OR provider = ?)
+    GROUP BY {key}, state ORDER BY {key}
+"""
+SPEND_TOTALS = """
+    SELECT provider, model, state, SUM(amount_micros) AS amount FROM ledger
+    WHERE amount_micros IS NOT NULL GROUP BY provider, model, state
+"""

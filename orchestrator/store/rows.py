@@ -6,7 +6,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.domain.models import Event, Pipeline, PipelineStatus, Step, StepError, StepStatus
+from orchestrator.domain.models import (
+    Billing,
+    Decision,
+    Event,
+    Pipeline,
+    PipelineStatus,
+    Route,
+    Routing,
+    Step,
+    StepError,
+    StepStatus,
+)
 from orchestrator.domain.values import VideoParams
 
 PIPELINE_COLUMNS: tuple[str, ...] = (
@@ -20,6 +31,8 @@ PIPELINE_COLUMNS: tuple[str, ...] = (
     "idempotency_key",
     "request_hash",
     "event_seq",
+    "budget_micros",
+    "routing",
     "created_at",
     "updated_at",
 )
@@ -50,6 +63,10 @@ STEP_COLUMNS: tuple[str, ...] = (
     "submitted_at",
     "completed_at",
     "claimed_by",
+    "estimate_micros",
+    "billing",
+    "billing_seq",
+    "reported_micros",
     "created_at",
     "updated_at",
 )
@@ -77,6 +94,8 @@ def pipeline_from_row(row: Row) -> Pipeline:
         idempotency_key=row["idempotency_key"],
         request_hash=row["request_hash"],
         event_seq=row["event_seq"],
+        budget_micros=row["budget_micros"],
+        routing=_routing(row["routing"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -94,6 +113,8 @@ def pipeline_values(p: Pipeline) -> tuple[Any, ...]:
         p.idempotency_key,
         p.request_hash,
         p.event_seq,
+        p.budget_micros,
+        None if p.routing is None else _dumps(routing_json(p.routing)),
         p.created_at,
         p.updated_at,
     )
@@ -125,6 +146,10 @@ def step_from_row(row: Row) -> Step:
         submitted_at=row["submitted_at"],
         completed_at=row["completed_at"],
         claimed_by=row["claimed_by"],
+        estimate_micros=row["estimate_micros"],
+        billing=None if row["billing"] is None else Billing(row["billing"]),
+        billing_seq=row["billing_seq"],
+        reported_micros=row["reported_micros"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -157,6 +182,10 @@ def step_values(s: Step) -> tuple[Any, ...]:
         s.submitted_at,
         s.completed_at,
         s.claimed_by,
+        s.estimate_micros,
+        None if s.billing is None else str(s.billing),
+        s.billing_seq,
+        s.reported_micros,
         s.created_at,
         s.updated_at,
     )
@@ -171,6 +200,31 @@ def step_update_values(s: Step) -> tuple[Any, ...]:
 def pipeline_update_values(p: Pipeline) -> tuple[Any, ...]:
     values = pipeline_values(p)
     return values[1:] + values[:1]
+
+
+def routing_json(routing: Routing) -> dict[str, Any]:
+    return {
+        "routes": [
+            {"provider": r.provider, "estimate_micros": r.estimate_micros} for r in routing.routes
+        ],
+        "request": routing.request,
+        "skipped": routing.skipped,
+        "decisions": [
+            {"provider": d.provider, "reason": d.reason, "at": d.at} for d in routing.decisions
+        ],
+    }
+
+
+def _routing(text: str | None) -> Routing | None:
+    if text is None:
+        return None
+    raw = json.loads(text)
+    return Routing(
+        routes=tuple(Route(r["provider"], r["estimate_micros"]) for r in raw["routes"]),
+        request=raw["request"],
+        skipped=raw["skipped"],
+        decisions=tuple(Decision(d["provider"], d["reason"], d["at"]) for d in raw["decisions"]),
+    )
 
 
 def event_from_row(row: Row) -> Event:

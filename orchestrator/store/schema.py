@@ -235,6 +235,56 @@ _NOT_FOUND_POLLS_V6 = [
 ]
 
 
+# Money: each step's estimate and the state of its latest submit's money; a ledger row per
+# submit (reserved, then charged, released, uncertain or refunded: amounts in micro-USD, exact
+# integers on both databases); budget caps changed at run time, and per scope and period the
+# sum the caps are checked against (kept with every ledger change, in its transaction).
+_MONEY_V7 = [
+    "ALTER TABLE pipelines ADD COLUMN budget_micros BIGINT",
+    "ALTER TABLE pipelines ADD COLUMN routing TEXT",
+    "ALTER TABLE steps ADD COLUMN estimate_micros BIGINT",
+    "ALTER TABLE steps ADD COLUMN billing TEXT",
+    "ALTER TABLE steps ADD COLUMN billing_seq INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE steps ADD COLUMN reported_micros BIGINT",
+    """
+    CREATE TABLE ledger (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines (id),
+        step_idx INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        estimate_micros BIGINT,
+        amount_micros BIGINT,
+        day TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (pipeline_id, step_idx, seq)
+    )
+    """,
+    "CREATE INDEX ledger_by_day ON ledger (day)",
+    """
+    CREATE TABLE budget_caps (
+        scope TEXT PRIMARY KEY,
+        per_day_micros BIGINT,
+        per_month_micros BIGINT,
+        updated_at DOUBLE PRECISION NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE budget_usage (
+        scope TEXT NOT NULL,
+        period TEXT NOT NULL,
+        used_micros BIGINT NOT NULL,
+        warned INTEGER NOT NULL DEFAULT 0,
+        exceeded INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (scope, period)
+    )
+    """,
+]
+
+
 def migrations(dialect: Dialect) -> list[list[str]]:
     """Migration N (1-based) is ``migrations(d)[N - 1]``: statements run in one transaction."""
     return [
@@ -244,6 +294,7 @@ def migrations(dialect: Dialect) -> list[list[str]]:
         _ARTIFACTS_V4,
         _REPLICAS_V5,
         _NOT_FOUND_POLLS_V6,
+        _MONEY_V7,
     ]
 
 

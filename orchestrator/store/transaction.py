@@ -1,7 +1,8 @@
 """One database transaction, as the parts that read and write each kind of row.
 
 A job given to ``Store.run`` gets a ``Transaction`` and uses its parts: ``tx.pipelines``,
-``tx.claims``, ``tx.callbacks``, ``tx.replicas``, ``tx.webhooks`` and ``tx.artifacts``. They
+``tx.claims``, ``tx.callbacks``, ``tx.replicas``, ``tx.webhooks``, ``tx.artifacts`` and
+``tx.money``. They
 write what they are given; what a change of pipelines implies (events, webhook messages,
 downloads) is worked out before, by ``orchestrator.transitions``.
 """
@@ -13,6 +14,7 @@ from orchestrator.store.backend import Connection
 from orchestrator.store.callback_tx import CallbackTx
 from orchestrator.store.claim_tx import ClaimTx
 from orchestrator.store.job import JobMarks
+from orchestrator.store.money_tx import MoneyTx
 from orchestrator.store.pipeline_tx import PipelineTx
 from orchestrator.store.replica_tx import ReplicaTx
 from orchestrator.store.webhook_tx import WebhookTx
@@ -30,6 +32,7 @@ class Transaction:
         self.replicas = ReplicaTx(conn)
         self.webhooks = WebhookTx(conn)
         self.artifacts = ArtifactTx(conn)
+        self.money = MoneyTx(conn)
 
     def next_job(self) -> None:
         """Another job of the same batch starts."""
