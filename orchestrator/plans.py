@@ -64,7 +64,7 @@ AUTO = "auto"
 """``"provider": "auto"``: route the base generation to any configured provider."""
 
 
-def _usd_amount(value: object) -> object:
+def usd_amount(value: object) -> object:
     """USD as a decimal string ("5.00") or a whole number; a binary float is not exact."""
     if isinstance(value, float):
         raise PydanticCustomError(
@@ -122,7 +122,7 @@ class PipelineRequest(BaseModel):
     @field_validator("budget_usd", mode="before")
     @classmethod
     def _budget_exact(cls, value: object) -> object:
-        return _usd_amount(value)
+        return usd_amount(value)
 
     def fingerprint(self) -> str:
         """Identifies the request's content, for idempotency-key comparison."""

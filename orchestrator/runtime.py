@@ -29,6 +29,7 @@ from orchestrator.common.transport import AiohttpTransport
 from orchestrator.domain.callbacks import CallbackTarget
 from orchestrator.domain.models import Step
 from orchestrator.engine import CallbackUrlFor, Engine
+from orchestrator.engine.budget import settings_caps
 from orchestrator.intake import CallbackInbox
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
@@ -37,6 +38,7 @@ from orchestrator.providers.base import Provider
 from orchestrator.providers.registry import build_providers
 from orchestrator.secrets import DASHBOARD_SECRET, signing_secrets, stored_secret, webhook_secrets
 from orchestrator.settings import Settings
+from orchestrator.spending import Spending
 from orchestrator.startup import DatabaseLock, check_database_url, listen, load_prices, refusal
 from orchestrator.store import Store, open_store
 from orchestrator.ui import Dashboard, dashboard_mount
@@ -143,6 +145,8 @@ async def open_runtime(
             health=engine.provider_health.reasons,
             routable=routable_providers(settings, providers),
         )
+        spending = Spending(store, settings_caps(settings), wake=engine.wake, clock=clock)
+        await spending.wake_waiters()
         hook_secrets = await webhook_secrets(store, settings)
         deliverer = Deliverer(
             store,
@@ -209,6 +213,7 @@ async def open_runtime(
                 metrics=metrics,
                 provider_report=engine.provider_report,
                 mounts=[dashboard_mount(board)],
+                spending=spending,
             ),
             public_app=create_receiver_app(
                 inbox,

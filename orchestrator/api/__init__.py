@@ -23,6 +23,7 @@ from orchestrator.engine.provider_report import ProviderReport
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
 from orchestrator.settings import API_TOKEN_NAME
+from orchestrator.spending import Spending, unlimited
 from orchestrator.store import Store
 from orchestrator.webhooks.endpoints import WebhookOperations
 
@@ -43,6 +44,7 @@ def create_api_app(
     provider_report: ProviderReport | None = None,
     clock: Callable[[], float] = time.monotonic,
     mounts: Sequence[BaseRoute] = (),
+    spending: Spending | None = None,
 ) -> Starlette:
     """``api_token`` is the bearer token named ``api``; ``api_tokens`` are more, by name (the
     name is the actor of the requests made with it). With neither, every route is open.
@@ -63,6 +65,7 @@ def create_api_app(
         metrics=metrics or Metrics(store),
         write_probe=WriteProbe(store, clock=clock),
         openapi=build_openapi(ROUTES),
+        spending=spending or Spending(store, unlimited()),
         api_tokens=tokens,
         webhook_secrets=tuple(webhook_secrets),
         storage=storage,

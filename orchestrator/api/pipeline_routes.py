@@ -45,9 +45,11 @@ def ops(request: Request) -> Operations:
 
 async def render(request: Request, views: list[PipelineView]) -> list[PipelineOut]:
     """Pipelines as JSON, each step with its kept video when there is one."""
-    found = await services(request).store.step_artifacts([v.pipeline.id for v in views])
-    kept = kept_artifacts(found)
-    return [pipeline_out(v, kept) for v in views]
+    ids = [v.pipeline.id for v in views]
+    store = services(request).store
+    kept = kept_artifacts(await store.step_artifacts(ids))
+    ledger = await store.ledger(ids)
+    return [pipeline_out(v, kept, ledger) for v in views]
 
 
 async def one(request: Request, view: PipelineView, status: int = 200) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -10,7 +10,12 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from orchestrator.domain.artifacts import DownloadStatus, StepArtifact
-from orchestrator.domain.models import Event, PipelineView, Step, StepError
+from orchestrator.domain.ledger import LedgerEntry
+from orchestrator.domain.models import Event, PipelineView, Routing, Step, StepError
+from orchestrator.domain.prices import usd
+from orchestrator.spending import Cost, pipeline_costs
+
+Usd = str
 
 
 class ErrorOut(BaseModel):
@@ -23,6 +28,72 @@ class ArtifactOut(BaseModel):
     size: int
     content_type: str
     url: str
+
+
+def usd_or_none(micros: int | None) -> Usd | None:
+    return None if micros is None else usd(micros)
+
+
+class CostOut(BaseModel):
+    estimated_usd: Usd | None
+    """One run of every step; null when a step is unpriced (never counted as 0)."""
+    reserved_usd: Usd
+    charged_usd: Usd
+    refunded_usd: Usd
+    net_usd: Usd
+    billing_uncertain: bool
+    """A submit's answer was lost: the provider may have charged it."""
+    unpriced_steps: list[int]
+
+
+def cost_out(cost: Cost) -> CostOut:
+    return CostOut(
+        estimated_usd=usd_or_none(cost.estimated),
+        reserved_usd=usd(cost.reserved),
+        charged_usd=usd(cost.charged),
+        refunded_usd=usd(cost.refunded),
+        net_usd=usd(cost.net),
+        billing_uncertain=cost.uncertain,
+        unpriced_steps=list(cost.unpriced),
+    )
+
+
+class DecisionOut(BaseModel):
+    provider: str
+    reason: str
+    at: str
+
+
+class RouteOut(BaseModel):
+    provider: str
+    estimated_usd: Usd | None
+
+
+class RoutingOut(BaseModel):
+    """How the base generation's provider was chosen, for a pipeline that named several."""
+
+    routes: list[RouteOut]
+    """Every provider that can serve the request, best first."""
+    skipped: dict[str, str]
+    """Providers that cannot serve it, and why."""
+    decisions: list[DecisionOut]
+    """Each choice, the first at creation; a later one moved the base after a refusal."""
+
+
+def routing_out(routing: Routing | None) -> RoutingOut | None:
+    if routing is None:
+        return None
+    return RoutingOut(
+        routes=[
+            RouteOut(provider=r.provider, estimated_usd=usd_or_none(r.estimate_micros))
+            for r in routing.routes
+        ],
+        skipped=routing.skipped,
+        decisions=[
+            DecisionOut(provider=d.provider, reason=d.reason, at=iso(d.at) or "")
+            for d in routing.decisions
+        ],
+    )
 
 
 class StepOut(BaseModel):
@@ -43,6 +114,8 @@ class StepOut(BaseModel):
     completed_at: str | None
     artifact: ArtifactOut | None = None
     """The kept copy of the step's video, once downloaded."""
+    provider: str = ""
+    cost: CostOut | None = None
 
 
 class PipelineOut(BaseModel):
@@ -55,6 +128,9 @@ class PipelineOut(BaseModel):
     webhook_url: str | None
     error: ErrorOut | None
     steps: list[StepOut]
+    budget_usd: Usd | None = None
+    cost: CostOut | None = None
+    routing: RoutingOut | None = None
 
 
 class PipelineListOut(BaseModel):
@@ -116,9 +192,11 @@ def _err(error: StepError | None) -> ErrorOut | None:
     return None if error is None else ErrorOut(code=error.code, message=error.message)
 
 
-def step_out(step: Step, artifact: ArtifactOut | None = None) -> StepOut:
+def step_out(step: Step, artifact: ArtifactOut | None = None, cost: Cost | None = None) -> StepOut:
     return StepOut(
         artifact=artifact,
+        provider=step.provider,
+        cost=None if cost is None else cost_out(cost),
         index=step.index,
         kind=step.kind,
         parent=step.parent,
@@ -138,12 +216,19 @@ def step_out(step: Step, artifact: ArtifactOut | None = None) -> StepOut:
 
 
 def pipeline_out(
-    view: PipelineView, artifacts: Mapping[tuple[str, int], StepArtifact] | None = None
+    view: PipelineView,
+    artifacts: Mapping[tuple[str, int], StepArtifact] | None = None,
+    ledger: Sequence[LedgerEntry] = (),
 ) -> PipelineOut:
-    """``artifacts``: the first kept video of each (pipeline, step), when known."""
+    """``artifacts``: the first kept video of each (pipeline, step), when known; ``ledger``:
+    the pipeline's ledger rows (its money)."""
     p = view.pipeline
     kept = artifacts or {}
+    total, costs = pipeline_costs(view, [e for e in ledger if e.pipeline_id == p.id])
     return PipelineOut(
+        budget_usd=usd_or_none(p.budget_micros),
+        cost=cost_out(total),
+        routing=routing_out(p.routing),
         id=p.id,
         status=str(p.status),
         provider=p.provider,
@@ -152,7 +237,10 @@ def pipeline_out(
         metadata=p.metadata,
         webhook_url=p.webhook_url,
         error=_err(p.error),
-        steps=[step_out(s, _artifact_out(kept.get((p.id, s.index)))) for s in view.steps],
+        steps=[
+            step_out(s, _artifact_out(kept.get((p.id, s.index))), costs[s.index])
+            for s in view.steps
+        ],
     )
 
 

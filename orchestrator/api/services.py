@@ -13,6 +13,7 @@ from orchestrator.artifacts.storage import ArtifactStorage
 from orchestrator.engine.provider_report import ProviderReport
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
+from orchestrator.spending import Spending
 from orchestrator.store import Store
 from orchestrator.webhooks.endpoints import WebhookOperations
 
@@ -28,6 +29,8 @@ class ApiServices:
     write_probe: WriteProbe
     openapi: Mapping[str, Any]
     """The document served at ``/openapi.json``, built once from the route table."""
+    spending: Spending
+    """Spend and budgets."""
     api_tokens: Mapping[str, str] = field(default_factory=dict)
     """Every bearer token by its name (``REELAY_API_TOKEN`` is ``api``); empty serves every
     route without a token."""

@@ -7,11 +7,13 @@ OpenAPI document (``openapi.build_openapi``). Answers that follow from a declara
 
 from __future__ import annotations
 
+from orchestrator.api import money_routes as m
 from orchestrator.api import pipeline_routes as p
 from orchestrator.api import service_routes as s
 from orchestrator.api import stream
 from orchestrator.api import webhook_routes as w
 from orchestrator.api.action_schemas import ActionIn, ExtendIn
+from orchestrator.api.money_schemas import BudgetPatch, BudgetsOut, QuoteOut, SpendOut
 from orchestrator.api.provider_routes import ProviderListOut, list_providers
 from orchestrator.api.routing import Answer, ApiRoute, body_route, ok, problem, route
 from orchestrator.api.schemas import (
@@ -243,6 +245,44 @@ PROVIDER_ROUTES = (
     ),
 )
 
+MONEY_ROUTES = (
+    body_route(
+        "POST",
+        "/v1/quotes",
+        m.quote,
+        "createQuote",
+        {200: ok(QuoteOut, "The estimate of each step and the total; nothing is created")},
+        body=PipelineRequest,
+        summary="What a pipeline would cost: takes the body of POST /v1/pipelines",
+    ),
+    route(
+        "GET",
+        "/v1/budgets",
+        m.get_budgets,
+        "getBudgets",
+        {200: ok(BudgetsOut, "Every cap, what it has used and when it resets")},
+        summary="Budget caps per UTC day and month, over every provider and per provider",
+    ),
+    body_route(
+        "PATCH",
+        "/v1/budgets",
+        m.patch_budgets,
+        "patchBudgets",
+        {200: ok(BudgetsOut, "The caps now in force")},
+        body=BudgetPatch,
+        summary="Change one scope's caps at run time; steps waiting for a cap look again",
+    ),
+    route(
+        "GET",
+        "/v1/spend",
+        m.get_spend,
+        "getSpend",
+        {200: ok(SpendOut, "Charged, refunded, net and reserved, grouped")},
+        params=(m.FROM, m.TO, m.GROUP_BY, m.PROVIDER),
+        summary="Spend by provider, model, day or pipeline over UTC days (default: this month)",
+    ),
+)
+
 SERVICE_ROUTES = (
     route("GET", "/healthz", s.healthz, "healthz", {200: ok(HealthOut, "Alive")}, public=True),
     route(
@@ -265,4 +305,6 @@ SERVICE_ROUTES = (
     ),
 )
 
-ROUTES: tuple[ApiRoute, ...] = PIPELINE_ROUTES + WEBHOOK_ROUTES + PROVIDER_ROUTES + SERVICE_ROUTES
+ROUTES: tuple[ApiRoute, ...] = (
+    PIPELINE_ROUTES + WEBHOOK_ROUTES + PROVIDER_ROUTES + MONEY_ROUTES + SERVICE_ROUTES
+)

@@ -113,3 +113,22 @@ def usage_keys(provider: str, day: str) -> list[UsageKey]:
     """Every sum a reservation on ``provider`` made on ``day`` counts in."""
     month = month_of(day)
     return [(GLOBAL, day), (GLOBAL, month), (provider, day), (provider, month)]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One submit's money, as the ledger holds it."""
+
+    pipeline_id: str
+    step: int
+    seq: int
+    provider: str
+    model: str
+    kind: str
+    state: Billing
+    estimate_micros: int | None
+    amount_micros: int | None
+    """What the submit costs: the estimate, or the provider's figure once it reported one."""
+    day: str
+    created_at: float
+    updated_at: float

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from orchestrator.domain.ledger import (
     COMMITTED,
     LedgerChange,
+    LedgerEntry,
     Move,
     Reserve,
     UsageKey,
@@ -17,6 +18,7 @@ from orchestrator.domain.ledger import (
 from orchestrator.domain.models import Billing
 from orchestrator.store import queries as q
 from orchestrator.store.backend import Connection, chunks, placeholders
+from orchestrator.store.rows import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,23 @@ class CapOverride:
     per_day_micros: int | None
     per_month_micros: int | None
     updated_at: float
+
+
+def ledger_entry(row: Row) -> LedgerEntry:
+    return LedgerEntry(
+        pipeline_id=row["pipeline_id"],
+        step=row["step_idx"],
+        seq=row["seq"],
+        provider=row["provider"],
+        model=row["model"],
+        kind=row["kind"],
+        state=Billing(row["state"]),
+        estimate_micros=row["estimate_micros"],
+        amount_micros=row["amount_micros"],
+        day=row["day"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 class MoneyTx:
@@ -141,6 +160,10 @@ class MoneyTx:
     async def reset_caps(self, scope: str) -> None:
         """Back to the settings' caps for ``scope``."""
         await self._conn.execute(q.DELETE_CAP, (scope,))
+
+    async def clear_flags(self, scope: str) -> None:
+        """A cap of ``scope`` changed: its warning and exceeded events may be told again."""
+        await self._conn.execute(q.CLEAR_USAGE_FLAGS, (scope,))
 
     async def wake_waiters(self, now: float) -> None:
         """Steps waiting for a budget are due again now."""

@@ -364,6 +364,7 @@ SELECT_USAGE = """
     WHERE period IN ({periods})
 """
 FLAG_USAGE = "UPDATE budget_usage SET warned = ?, exceeded = ? WHERE scope = ? AND period = ?"
+CLEAR_USAGE_FLAGS = "UPDATE budget_usage SET warned = 0, exceeded = 0 WHERE scope = ?"
 SELECT_CAPS = "SELECT scope, per_day_micros, per_month_micros, updated_at FROM budget_caps"
 UPSERT_CAP = """
     INSERT INTO budget_caps (scope, per_day_micros, per_month_micros, updated_at)

@@ -6,11 +6,13 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from orchestrator.domain.artifacts import StepArtifact
+from orchestrator.domain.ledger import LedgerEntry, UsageKey
 from orchestrator.domain.models import Event, PipelineStatus, PipelineView
 from orchestrator.domain.webhooks import Attempt, Endpoint, Message
 from orchestrator.store import queries as q
 from orchestrator.store.artifact_tx import step_artifacts
-from orchestrator.store.backend import Backend
+from orchestrator.store.backend import Backend, chunks, placeholders
+from orchestrator.store.money_tx import CapOverride, MoneyTx, Usage, ledger_entry
 from orchestrator.store.pipeline_tx import load_views
 from orchestrator.store.rows import Row, event_from_row
 from orchestrator.store.webhook_rows import attempt_from_row, endpoint_from_row, message_from_row
@@ -27,6 +29,39 @@ class Reads:
     async def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         async with self._backend.reader() as conn:
             return await conn.fetchval(sql, params)
+
+    async def ledger(self, pipeline_ids: Collection[str]) -> list[LedgerEntry]:
+        """Every submit's money of these pipelines, by pipeline, step and submit."""
+        found: list[LedgerEntry] = []
+        async with self._backend.reader() as conn:
+            for chunk in chunks(sorted(set(pipeline_ids))):
+                sql = q.LEDGER_OF_PIPELINES.format(ids=placeholders(chunk))
+                found += [ledger_entry(r) for r in await conn.fetch(sql, chunk)]
+        return found
+
+    async def spend(
+        self, first_day: str, last_day: str, key: str, provider: str | None
+    ) -> list[Row]:
+        """Per ``key`` value and ledger state: submits, their amount and how many are
+        unpriced, for submits reserved from ``first_day`` to ``last_day`` (inclusive)."""
+        sql = q.SPEND.format(key=key)
+        return await self._rows(sql, (first_day, last_day, provider, provider))
+
+    async def spend_totals(self) -> list[Row]:
+        """Per provider, model and ledger state, the amount of every priced submit ever."""
+        return await self._rows(q.SPEND_TOTALS)
+
+    async def budget_usage(self, keys: Collection[UsageKey]) -> dict[UsageKey, Usage]:
+        async with self._backend.reader() as conn:
+            return await MoneyTx(conn).usage(keys)
+
+    async def cap_overrides(self) -> dict[str, CapOverride]:
+        async with self._backend.reader() as conn:
+            return await MoneyTx(conn).caps()
+
+    async def budget_waiters(self) -> int:
+        """Steps waiting for a budget (a cap, or a price a cap needs)."""
+        return int(await self._value(q.COUNT_BUDGET_WAITERS) or 0)
 
     async def ping(self) -> None:
         await self._value("SELECT 1")
