@@ -13,15 +13,17 @@ each count their own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
-from orchestrator.domain.models import PipelineStatus, StepStatus
+from orchestrator.domain.models import Billing, PipelineStatus, StepStatus
 from orchestrator.providers.http import CallKind
+from orchestrator.spending import Budgets, Spending
 from orchestrator.store import Store
+from orchestrator.store.rows import Row
 
 log = logging.getLogger("reelay.metrics")
 
@@ -37,9 +39,13 @@ Snapshot = Mapping[str, Mapping[str, int]]
 class Metrics:
     """The runtime's metrics; the receiver and the provider HTTP layer report into it."""
 
-    def __init__(self, store: Store, providers: Collection[str] = ()) -> None:
+    def __init__(
+        self, store: Store, providers: Collection[str] = (), spending: Spending | None = None
+    ) -> None:
         self._store = store
         self._providers = tuple(providers)
+        self.spending = spending
+        """Where the budgets are read from (the runtime sets it once built)."""
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self._accepted = Counter(
@@ -82,7 +88,61 @@ class Metrics:
             log.warning("metrics: the store could not be read", exc_info=True)
             snapshot = None
         store = _StoreFamilies(snapshot, self._providers)
-        return generate_latest(self.registry) + generate_latest(store)
+        money = await self._money()
+        return generate_latest(self.registry) + generate_latest(store) + generate_latest(money)
+
+    async def _money(self) -> _MoneyFamilies:
+        try:
+            totals = await self._store.spend_totals()
+            budgets = await self.spending.budgets() if self.spending is not None else None
+        except Exception:
+            log.warning("metrics: the ledger could not be read", exc_info=True)
+            return _MoneyFamilies([], None)
+        return _MoneyFamilies(totals, budgets)
+
+
+class _MoneyFamilies:
+    """Spend from the ledger and what each budget has left, at scrape time."""
+
+    def __init__(self, totals: Sequence[Row], budgets: Budgets | None) -> None:
+        self._totals = totals
+        self._budgets = budgets
+
+    def collect(self) -> Iterable[Metric]:
+        charged = CounterMetricFamily(
+            "reelay_spend_usd",
+            "USD charged for accepted submits (refunded ones included), by provider and model",
+            labels=["provider", "model"],
+        )
+        refunded = CounterMetricFamily(
+            "reelay_refunded_usd",
+            "USD refunded for failed tasks, by provider and model",
+            labels=["provider", "model"],
+        )
+        sums: dict[tuple[str, str], list[int]] = {}
+        for row in self._totals:
+            entry = sums.setdefault((row["provider"], row["model"]), [0, 0])
+            amount = int(row["amount"] or 0)
+            if row["state"] in (Billing.CHARGED, Billing.REFUNDED):
+                entry[0] += amount
+            if row["state"] == Billing.REFUNDED:
+                entry[1] += amount
+        for (provider, model), (gross, back) in sorted(sums.items()):
+            charged.add_metric([provider, model], gross / 1_000_000)
+            refunded.add_metric([provider, model], back / 1_000_000)
+        yield charged
+        yield refunded
+        if self._budgets is None:
+            return
+        remaining = GaugeMetricFamily(
+            "reelay_budget_remaining_usd",
+            "USD a budget cap has left in its period, by scope (global/day, apixo/month, ...)",
+            labels=["scope"],
+        )
+        for line in self._budgets.lines:
+            if line.remaining is not None:
+                remaining.add_metric([f"{line.scope}/{line.period}"], line.remaining / 1_000_000)
+        yield remaining
 
 
 class _StoreFamilies:

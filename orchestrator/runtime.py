@@ -146,6 +146,7 @@ async def open_runtime(
             routable=routable_providers(settings, providers),
         )
         spending = Spending(store, settings_caps(settings), wake=engine.wake, clock=clock)
+        metrics.spending = spending
         await spending.wake_waiters()
         hook_secrets = await webhook_secrets(store, settings)
         deliverer = Deliverer(

@@ -46,6 +46,8 @@ class FakeProvider:
     video_url: str = "https://videos.example/{task_id}.mp4"
     """Where the fake says a finished task's video is ({task_id} is filled in)."""
     urls_expire_in: float | None = None
+    cost_micros: int | None = None
+    """The cost a finished task reports (micro-USD); None: it reports none, like the four."""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -110,6 +112,7 @@ class FakeProvider:
             urls_expire_at=None
             if self.urls_expire_in is None
             else time.time() + self.urls_expire_in,
+            cost_micros=self.cost_micros,
         )
 
     async def status(self, task: TaskRef) -> TaskStatus:
