@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,22 @@ def test_serve_refuses_a_malformed_token_list_in_one_line(
     assert err.startswith("reelay: REELAY_API_TOKENS entry 1 (ci)")
     assert err.count("\n") == 1
     assert "tooshort" not in err
+
+
+def test_money_settings_are_exact_decimals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Caps are read as decimals (never floats) and the refund policy per provider."""
+    monkeypatch.setenv("REELAY_BUDGET_USD_PER_MONTH", "100.10")
+    monkeypatch.setenv("REELAY_APIXO_BUDGET_USD_PER_DAY", "0.30")
+    monkeypatch.setenv("REELAY_APIXO_REFUND_ON_FAILURE", "true")
+    s = load_settings(_env_file=None)
+    assert s.budget_usd_per_month == Decimal("100.10")
+    assert s.budget_usd_per_day is None
+    assert s.apixo.budget_usd_per_day == Decimal("0.30")
+    assert (s.apixo.refund_on_failure, s.apimart.refund_on_failure) == (True, False)
+
+
+@pytest.mark.parametrize("value", ["ten", "-1", "0.0000001"])
+def test_a_bad_cap_names_its_setting(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("REELAY_APIXO_BUDGET_USD_PER_DAY", value)
+    with pytest.raises(ConfigError, match=r"apixo\.budget_usd_per_day"):
+        load_settings(_env_file=None)

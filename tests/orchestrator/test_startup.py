@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.domain.values import VideoParams
+from orchestrator.runtime import open_runtime
 from orchestrator.settings import Settings, load_settings
 from orchestrator.startup import (
     CannotStart,
     DatabaseLock,
     check_database_url,
     listen,
+    load_prices,
     refusal,
     refusal_in,
 )
@@ -244,3 +247,41 @@ def test_a_group_with_a_bug_in_it_is_not_a_refusal() -> None:
     group = ExceptionGroup("", [CannotStart("x"), RuntimeError("a bug")])
     assert refusal_in(group) is None
     assert refusal_in(RuntimeError("a bug")) is None
+
+
+# --- the price book ---------------------------------------------------------------------------
+
+
+def test_a_malformed_prices_file_stops_start_up_naming_row_and_field(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '[[price]]\nprovider = "octopusx"\nusd = "0.30"\nper = "video"\n\n'
+        '[[price]]\nprovider = "apimart"\nusd = 0.3\nper = "video"\n'
+    )
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'r.db'}", prices_file=prices, _env_file=None
+    )
+    with pytest.raises(CannotStart) as refused:
+        asyncio.run(_open(settings))
+    message = str(refused.value)
+    assert message.startswith("cannot start: REELAY_PRICES_FILE: ")
+    assert "row 2" in message
+    assert "usd" in message
+    assert not (tmp_path / "r.db").exists()  # refused before anything was opened
+
+
+def test_a_good_prices_file_prices_what_it_names(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '[[price]]\nprovider = "octopusx"\nmodel = "veo_3_1-fast"\nkind = "generate"\n'
+        'usd = "0.30"\nper = "video"\n'
+    )
+    book = load_prices(load_settings(prices_file=prices, _env_file=None))
+    assert book.estimate("octopusx", "veo_3_1-fast", "generate", VideoParams()) == 300_000
+    assert book.estimate("octopusx", "veo_3_1", "generate", VideoParams()) is None
+    assert book.estimate("apixo", "fast", "generate", VideoParams()) == 200_000  # default
+
+
+async def _open(settings: Settings) -> None:
+    async with open_runtime(settings):
+        pass
