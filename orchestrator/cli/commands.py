@@ -12,7 +12,9 @@ from typing import Any
 
 import anyio
 
+from orchestrator.cli.arguments import build_parser
 from orchestrator.cli.client import ApiClient, ApiError
+from orchestrator.cli.money import budget_table, quote_lines, spend_table
 from orchestrator.cli.progress import pipeline_block, watch
 from orchestrator.cli.providers import provider_table
 from orchestrator.cli.watch import watch_events
@@ -27,120 +29,6 @@ SERVICES = ("serve", "sandbox", "demo")
 
 class UsageError(Rejected):
     """The command line is wrong; the message says how."""
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="reelay", description="Reliable Veo 3.1 generate -> extend pipelines."
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    sub.add_parser("serve", help="run the receiver, internal API and engine")
-
-    sandbox = sub.add_parser("sandbox", help="run the provider sandbox (all four providers)")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=9000)
-    sandbox.add_argument("--task-seconds", type=float, help="how long each task takes")
-    sandbox.add_argument(
-        "--print-env",
-        action="store_true",
-        help="print the export lines pointing reelay at this sandbox, and exit",
-    )
-
-    demo = sub.add_parser("demo", help="run reelay + sandbox, one pipeline per provider")
-    demo.add_argument("--dir", default="reelay-demo", help="where the demo keeps its data")
-    demo.add_argument("--task-seconds", type=float, default=3.0)
-    demo.add_argument(
-        "--keep",
-        action="store_true",
-        help="go on serving the dashboard after the demo, until Ctrl-C",
-    )
-    demo.add_argument("--port", type=int, help="the API's and dashboard's port (default: free)")
-
-    submit = sub.add_parser("submit", help="create a pipeline and print its id")
-    submit.add_argument("--provider", help="apimart, octopusx, apixo or apifree")
-    submit.add_argument("--prompt", help="prompt of the base generation")
-    submit.add_argument(
-        "--extend",
-        action="append",
-        default=[],
-        metavar="PROMPT",
-        help="add an extend step continuing the previous one (repeatable)",
-    )
-    submit.add_argument(
-        "--branch",
-        action="append",
-        default=[],
-        metavar="PROMPT",
-        help="add an extend step continuing the base (step 0) (repeatable)",
-    )
-    submit.add_argument("--tier", choices=["fast", "quality"])
-    submit.add_argument("--model")
-    submit.add_argument("--aspect-ratio")
-    submit.add_argument("--resolution")
-    submit.add_argument("--webhook-url")
-    submit.add_argument(
-        "--json",
-        metavar="FILE",
-        help="request body from FILE ('-' = stdin); other flags override its fields",
-    )
-    submit.add_argument("--idempotency-key")
-    submit.add_argument("--wait", action="store_true", help="show live progress until the end")
-
-    status = sub.add_parser("status", help="show a pipeline")
-    status.add_argument("id")
-    status.add_argument("--json", action="store_true", help="print the raw JSON")
-
-    listing = sub.add_parser("list", help="list pipelines, newest first")
-    listing.add_argument("--status")
-    listing.add_argument("--provider")
-    listing.add_argument("--limit", type=int, default=20)
-    listing.add_argument("--cursor")
-    listing.add_argument("--since", help="created at or after: 2026-12-04 or an ISO time (UTC)")
-    listing.add_argument("--until", help="created before the end of this date, or this time")
-    listing.add_argument("--search", help="text in a prompt or in the metadata")
-
-    cancel = sub.add_parser("cancel", help="cancel a pipeline")
-    cancel.add_argument("id")
-    _reason_option(cancel)
-
-    retry = sub.add_parser(
-        "retry", help="submit a pipeline's failed and held (ambiguous) steps again"
-    )
-    retry.add_argument("id")
-    _reason_option(retry)
-
-    fetch = sub.add_parser("fetch", help="download a pipeline's final video(s)")
-    fetch.add_argument("id")
-    fetch.add_argument("--dir", default=".", help="where to write them (default: here)")
-    fetch.add_argument("--all", action="store_true", help="every step's video, not only the ends")
-
-    watch_cmd = sub.add_parser("watch", help="follow a pipeline's events live until it ends")
-    watch_cmd.add_argument("id")
-
-    extend = sub.add_parser("extend", help="add an extend step to a pipeline")
-    extend.add_argument("id")
-    extend.add_argument("--prompt", required=True)
-    extend.add_argument(
-        "--from",
-        dest="from_",
-        type=int,
-        metavar="STEP",
-        help="step to continue (default: the last one)",
-    )
-    _reason_option(extend)
-
-    sub.add_parser("webhook-secret", help="print the secret(s) signing pipeline webhook_url calls")
-
-    providers = sub.add_parser("providers", help="what each provider is doing")
-    providers.add_argument("--json", action="store_true", help="print the raw JSON")
-    return parser
-
-
-def _reason_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--reason", metavar="TEXT", help="why; kept with your name in the pipeline's event log"
-    )
 
 
 def _body(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,8 +49,17 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("provider", "prompt", "tier", "model", "webhook_url"):
         if getattr(args, key):
             body[key] = getattr(args, key)
-    if not body.get("provider") or not body.get("prompt"):
-        raise UsageError("submit needs --provider and --prompt (or --json FILE)")
+    if args.provider:
+        body.pop("providers", None)
+    if args.providers is not None:
+        body.pop("provider", None)
+        body["providers"] = [name.strip() for name in args.providers.split(",") if name.strip()]
+    if args.budget is not None:
+        body["budget_usd"] = args.budget  # as typed: the API checks it, exactly
+    if not (body.get("provider") or body.get("providers")) or not body.get("prompt"):
+        raise UsageError(
+            f"{args.command} needs --provider (or --providers) and --prompt (or --json FILE)"
+        )
     params = {k: getattr(args, k) for k in ("aspect_ratio", "resolution") if getattr(args, k)}
     if params:
         body["params"] = {**(body.get("params") or {}), **params}
@@ -182,10 +79,15 @@ async def _client_command(args: argparse.Namespace) -> int:
             if args.wait:
                 final = (await watch(client, [pipeline["id"]]))[0]
                 return 0 if final["status"] == "succeeded" else 1
+        elif args.command == "quote":
+            quote = await client.request("POST", "/v1/quotes", json=_body(args))
+            print(json.dumps(quote, indent=2) if args.raw else "\n".join(quote_lines(quote)))
         elif args.command == "status":
             pipeline = await client.get(args.id)
             print(
-                json.dumps(pipeline, indent=2) if args.json else "\n".join(pipeline_block(pipeline))
+                json.dumps(pipeline, indent=2)
+                if args.json
+                else "\n".join(pipeline_block(pipeline, money=True))
             )
         elif args.command == "list":
             page = await client.list(
@@ -230,7 +132,39 @@ async def _client_command(args: argparse.Namespace) -> int:
                 if args.json
                 else "\n".join(provider_table(report["items"]))
             )
+        elif args.command == "spend":
+            query = {
+                "from": args.from_,
+                "to": args.to,
+                "group_by": args.group_by,
+                "provider": args.provider,
+            }
+            params = {k: v for k, v in query.items() if v is not None}
+            report = await client.request("GET", "/v1/spend", params=params)
+            print(json.dumps(report, indent=2) if args.json else "\n".join(spend_table(report)))
+        elif args.command == "budgets":
+            if args.action == "set":
+                report = await client.request("PATCH", "/v1/budgets", json=_budget_patch(args))
+            else:
+                report = await client.request("GET", "/v1/budgets")
+            print(json.dumps(report, indent=2) if args.json else "\n".join(budget_table(report)))
     return 0
+
+
+def _budget_patch(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the caps given: one left out keeps its cap, "none" (JSON null) lifts it."""
+    body: dict[str, Any] = {"scope": args.scope}
+    for period in ("day", "month"):
+        value = getattr(args, f"per_{period}")
+        if value is not None:
+            body[f"per_{period}_usd"] = None if value.lower() == "none" else value
+    if args.reset:
+        if len(body) > 1:
+            raise UsageError("budgets set: --reset goes back to the settings' caps; give it alone")
+        body["reset"] = True
+    elif len(body) == 1:
+        raise UsageError("budgets set: nothing to change; give --per-day, --per-month or --reset")
+    return body
 
 
 async def _fetch(client: ApiClient, pipeline_id: str, target: Path, *, every_step: bool) -> int:
@@ -267,7 +201,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logs.configure("warning" if args.command != "sandbox" else "info")
     try:
         if args.command == "serve":

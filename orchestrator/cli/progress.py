@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from orchestrator.cli.client import ApiClient, Patience, Unreachable
+from orchestrator.cli.money import cost_line, step_charge
 
 FINISHED = {"succeeded", "failed", "cancelled"}
 
@@ -19,9 +20,14 @@ def step_line(step: dict[str, Any]) -> str:
     return f"step {step['index']} {step['kind']:<8}{parent:<6} {step['status']}{progress}{error}"
 
 
-def pipeline_block(p: dict[str, Any]) -> list[str]:
+def pipeline_block(p: dict[str, Any], *, money: bool = False) -> list[str]:
+    """The pipeline, then a line per step; with ``money``, its cost and each step's charge."""
     head = f"{p['id']}  {p['provider']:<9} {p['status']}"
-    return [head] + [f"  {step_line(s)}" for s in p["steps"]]
+    if not money:
+        return [head] + [f"  {step_line(s)}" for s in p["steps"]]
+    cost = [f"  {cost_line(p['cost'], p.get('budget_usd'))}"] if p.get("cost") else []
+    steps = [f"  {step_line(s)}  {step_charge(s)}".rstrip() for s in p["steps"]]
+    return [head, *cost, *steps]
 
 
 def settled(p: dict[str, Any]) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from orchestrator.cli.table import aligned
+
 COLUMNS = ("PROVIDER", "KEY", "STATE", "IN FLIGHT", "WINDOW", "REQ/H", "ERRORS", "P50", "P95")
 _RIGHT = frozenset({"IN FLIGHT", "WINDOW", "REQ/H", "ERRORS", "P50", "P95"})
 
@@ -17,15 +19,7 @@ def provider_table(items: Sequence[Mapping[str, Any]]) -> list[str]:
     """The lines ``reelay providers`` prints for the report's ``items``."""
     if not items:
         return ["no providers (is the engine running?)"]
-    rows = [COLUMNS, *(_row(p) for p in items)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = [
-        "  ".join(
-            cell.rjust(width) if name in _RIGHT else cell.ljust(width)
-            for name, cell, width in zip(COLUMNS, row, widths, strict=True)
-        ).rstrip()
-        for row in rows
-    ]
+    lines = aligned(COLUMNS, (_row(p) for p in items), _RIGHT)
     for p in items:
         if p["reasons"]:
             lines.append(f"  {p['name']}: {'; '.join(p['reasons'])}")

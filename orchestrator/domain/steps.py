@@ -86,10 +86,13 @@ def submitted(
     )
 
 
-def submit_later(step: Step, now: float, retry_at: float, error: StepError) -> Step:
-    """The submit was refused in a way that is safe to repeat later: no task exists, so its
-    reservation is released."""
-    billing = _settled(step, Billing.RELEASED)
+def submit_later(
+    step: Step, now: float, retry_at: float, error: StepError, *, uncertain: bool = False
+) -> Step:
+    """The submit is to be sent again later. It was refused in a way that proves no task
+    exists, so its reservation is released; or (``uncertain``) its outcome is unknown and it
+    is resent by policy, so its reservation stays, uncertain."""
+    billing = _settled(step, Billing.UNCERTAIN if uncertain else Billing.RELEASED)
     if step.status is S.CANCELLED:
         return replace(step, billing=billing) if billing is not step.billing else step
     return move(step, S.PENDING, now, next_at=retry_at, error=error, billing=billing)

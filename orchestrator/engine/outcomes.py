@@ -83,7 +83,7 @@ def _submit_failed(step: Step, error: pe.ProviderError, now: float, ctx: Context
                 f"{error}; resubmitting (REELAY_AMBIGUOUS_POLICY=resubmit) may create a "
                 "second task",
             )
-            return step_rules.submit_later(step, now, at, note)
+            return step_rules.submit_later(step, now, at, note, uncertain=True)
         return step_rules.ambiguous(step, now, step_error(error))
     if isinstance(error, pe.RetryableError) and step.attempts < ctx.max_submit_attempts:
         retry_after = error.retry_after if isinstance(error, pe.RateLimited) else None

@@ -9,9 +9,11 @@ import pytest
 
 from orchestrator.domain.ledger import Move, Reserve, day_of, usage_keys
 from orchestrator.domain.models import Billing, StepStatus
+from orchestrator.engine.perform import Polled
 from orchestrator.providers import errors as pe
 from orchestrator.settings import Settings
 from orchestrator.store import Store, Transaction
+from tests.clock import Clock
 from tests.fakes import FakeProvider
 from tests.orchestrator.money_helpers import EXTEND, GENERATE, Rig, book, request
 
@@ -184,3 +186,57 @@ async def test_reserve_is_one_row_per_submit(settings: Settings, store: Store) -
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         await store.run(again)
     assert len(await rig.ledger(view.pipeline.id)) == 1
+
+
+async def test_a_resubmit_after_an_unknown_outcome_keeps_the_first_reservation(
+    settings: Settings, store: Store, fake: FakeProvider
+) -> None:
+    """REELAY_AMBIGUOUS_POLICY=resubmit may pay twice: the first submit stays counted."""
+    policy = settings.model_copy(update={"ambiguous_policy": "resubmit"})
+    rig = Rig(store, policy, {"fake": fake}, book("fake"))
+    fake.submit_errors.append(pe.OutcomeUnknown("read timeout", provider="fake"))
+    view, _ = await rig.ops.create(request())
+    await rig.drive()
+    entries = await rig.ledger(view.pipeline.id)
+    assert [(e.seq, e.state) for e in entries] == [(1, Billing.UNCERTAIN), (2, Billing.CHARGED)]
+    assert set((await sums(store, "fake", rig.clock())).values()) == {2 * GENERATE}
+
+
+async def test_a_submit_held_by_a_takeover_stays_reserved_as_uncertain(
+    settings: Settings, store: Store, fake: FakeProvider
+) -> None:
+    """Replica a claims (reserving) and dies before its request is answered; b holds it."""
+    clock = Clock()
+    a = Rig(store, settings, {"fake": fake}, book("fake"), clock=clock, replica="a")
+    b = Rig(store, settings, {"fake": fake}, book("fake"), clock=clock, replica="b")
+    view, _ = await a.ops.create(request())
+    await a.engine.heartbeat()
+    assert len(await a.engine.claim()) == 1
+    clock.advance(settings.replica_ttl_s + 1)
+    await b.engine.heartbeat()
+    assert await b.engine.recover() == 1
+    [entry] = await b.ledger(view.pipeline.id)
+    assert entry.state is Billing.UNCERTAIN
+    assert set((await sums(store, "fake", clock())).values()) == {GENERATE}
+    assert (await b.ops.get(view.pipeline.id)).steps[0].billing is Billing.UNCERTAIN
+
+
+async def test_duplicate_and_late_terminal_news_refund_nothing_twice(
+    settings: Settings, store: Store
+) -> None:
+    """The same failure observed again (a duplicate callback, an overlapping poll) after the
+    refund moves no money and tells nothing again."""
+    fake = FakeProvider(fail_prompts={"a cat"})
+    rig = Rig(store, settings, {"fake": fake}, book("fake"), refund=True)
+    view, _ = await rig.ops.create(request())
+    await rig.drive()
+    step = (await rig.ops.get(view.pipeline.id)).steps[0]
+    failed = fake.status_of(fake.tasks[step.provider_task_id or ""])
+    before = await sums(store, "fake", rig.clock())
+    for _ in range(3):
+        await rig.engine.record([Polled(step.key, failed)])
+    events = [e.type for e in await store.events(view.pipeline.id)]
+    assert events.count("cost.refunded") == 1
+    assert await sums(store, "fake", rig.clock()) == before
+    [entry] = await rig.ledger(view.pipeline.id)
+    assert entry.state is Billing.REFUNDED
