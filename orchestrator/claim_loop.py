@@ -93,6 +93,7 @@ class ClaimLoop(Generic[T]):
         in_flight: dict[asyncio.Task[None], T] = {}
         full_pass = True
         busy = False
+        looked_again = False
         async with asyncio.TaskGroup() as tg:
             try:
                 while not self._stopping:
@@ -119,8 +120,16 @@ class ClaimLoop(Generic[T]):
                         in_flight[task] = item
                         task.add_done_callback(lambda done: in_flight.pop(done, None))
                     if claimed:
+                        looked_again = False
                         await asyncio.sleep(0)
                         continue
+                    if due is not None and due <= now and not looked_again:
+                        # Something fell due while the claim ran: look once more at once,
+                        # rather than a whole tick later. Twice empty (a provider full, a
+                        # step another replica holds) waits as usual.
+                        looked_again = True
+                        continue
+                    looked_again = False
                     timeout = self._tick_s
                     if due is not None and due > now:
                         timeout = min(timeout, due - now)

@@ -224,7 +224,7 @@ def _describe(key: PriceKey) -> str:
 
 
 def load_price_book(path: Path | None) -> PriceBook:
-    """The default rows, plus (overriding any with the same key) the rows of a TOML file."""
+    """The rows of a TOML file, and the built-in rows of the providers it does not name."""
     if path is None:
         return PriceBook(DEFAULT_ROWS)
     try:
@@ -264,7 +264,10 @@ def load_price_book(path: Path | None) -> PriceBook:
         problems += [f"{source} (price[{i}]): {p}" for p in row_problems]
     if problems:
         raise PriceFileError("; ".join(problems))
-    merged = {r.key: r for r in DEFAULT_ROWS} | rows
+    # A provider the file names is priced by the file alone: a broad row of the user's must
+    # not lose to a narrower built-in one, or collide with it.
+    named = {r.provider for r in rows.values()}
+    merged = {r.key: r for r in DEFAULT_ROWS if r.provider not in named} | rows
     try:
         return PriceBook(merged.values())
     except ValueError as exc:

@@ -47,9 +47,12 @@ def loop_for(
     script: Script,
     perform: Callable[[int], Awaitable[None]] | None = None,
     drain: Callable[[Mapping[asyncio.Task[None], int]], Awaitable[None]] | None = None,
+    due: float | None = None,
 ) -> ClaimLoop[int]:
+    """``due``: when the next item is due, as the cheap read says after each claim."""
+
     async def next_due() -> float | None:
-        return None
+        return due
 
     async def nothing(item: int) -> None:
         return None
@@ -211,3 +214,23 @@ async def test_claim_loop_survives_a_store_outage(caplog: pytest.LogCaptureFixtu
 
 async def _append(items: list[int], item: int) -> None:
     items.append(item)
+
+
+async def test_work_that_fell_due_during_an_empty_claim_is_claimed_at_once() -> None:
+    """An empty claim after which the next item is already due looks again at once, instead of
+    sleeping a whole tick (60 s here): the item is performed within a few turns of the loop."""
+    script = Script([[], [7]])
+    performed: list[tuple[int, int]] = []
+
+    async def perform(item: int) -> None:
+        performed.append((item, script.claims))
+
+    loop = loop_for(script, perform=perform, due=0.0)  # the clock says 0.0: due already
+    runner = asyncio.create_task(loop.run())
+    for _ in range(50):  # turns of the event loop, no timers
+        await asyncio.sleep(0)
+        if performed:
+            break
+    assert performed == [(7, 2)]  # claimed by the second claim, no tick in between
+    loop.stop()
+    await runner

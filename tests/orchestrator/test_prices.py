@@ -228,8 +228,8 @@ def test_a_book_refuses_equally_specific_overlapping_rows() -> None:
 # --- the prices file ------------------------------------------------------------------------
 
 
-def test_file_rows_are_added_to_the_defaults_and_override_them(tmp_path: Path) -> None:
-    """A row with a default's key replaces it; the other default stays."""
+def test_a_provider_the_file_names_is_priced_by_the_file_alone(tmp_path: Path) -> None:
+    """Naming apixo replaces its built-in rows (quality is now unpriced); the others stay."""
     book = load_price_book(
         write(
             tmp_path,
@@ -256,7 +256,7 @@ per = "video"
         )
     )
     assert book.estimate("apixo", "fast", "generate", PARAMS) == 250_000
-    assert book.estimate("apixo", "quality", "generate", PARAMS) == 1_500_000
+    assert book.estimate("apixo", "quality", "generate", PARAMS) is None
     extend = VideoParams(generate_audio=True)
     assert book.estimate("apimart", "veo3.1-fast", "extend", extend) == 350_000
     assert book.estimate("apimart", "veo3.1-fast", "extend", PARAMS) is None
@@ -264,7 +264,7 @@ per = "video"
     fast = book.price("apixo", "fast", "generate", PARAMS)
     assert fast is not None
     assert fast.source == f"{tmp_path / 'prices.toml'} row 1"
-    assert len(book.rows) == 4
+    assert len(book.rows) == 3  # apixo quality is gone with the built-in rows
 
 
 ROW = 'provider = "apimart"\nusd = "0.20"\nper = "video"\n'
@@ -334,16 +334,16 @@ def test_two_file_rows_with_one_key_are_refused(tmp_path: Path) -> None:
     )
 
 
-def test_a_file_row_overlapping_a_default_equally_is_refused(tmp_path: Path) -> None:
-    """apixo generate at 1080p and the fast default both match a fast 1080p generate."""
-    message = refusal(
-        tmp_path,
-        '[[price]]\nprovider = "apixo"\nkind = "generate"\nresolution = "1080p"\n'
-        'usd = "0.40"\nper = "video"\n',
+def test_a_broad_file_row_wins_over_the_narrower_built_in_ones(tmp_path: Path) -> None:
+    """apixo generate at any mode: the built-in fast and quality rows no longer apply."""
+    book = load_price_book(
+        write(
+            tmp_path,
+            '[[price]]\nprovider = "apixo"\nkind = "generate"\nusd = "0.40"\nper = "video"\n',
+        )
     )
-    assert f"{tmp_path / 'prices.toml'} row 1" in message
-    assert "model=fast, kind=generate, resolution=1080p" in message
-    assert "model=quality" in message
+    assert book.estimate("apixo", "fast", "generate", PARAMS) == 400_000
+    assert book.estimate("apixo", "quality", "generate", PARAMS) == 400_000
 
 
 def test_a_toml_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:
