@@ -43,7 +43,9 @@ class Cost:
     uncertain: bool = False
     """A submit's answer was lost: it may have been charged."""
     unpriced: tuple[int, ...] = ()
-    """Steps (in a pipeline's sum) or submits without a price."""
+    """Steps without a price (their estimate is unknown)."""
+    unpriced_submits: int = 0
+    """Submits reserved or charged at no known amount: not in the sums, never counted as 0."""
 
     @property
     def net(self) -> int:
@@ -51,10 +53,12 @@ class Cost:
 
 
 def step_cost(step: Step, entries: Iterable[LedgerEntry]) -> Cost:
-    reserved = charged = refunded = 0
+    reserved = charged = refunded = unknown = 0
     uncertain = False
     for e in entries:
         amount = e.amount_micros or 0
+        if e.amount_micros is None and e.state is not Billing.RELEASED:
+            unknown += 1
         if e.state in (Billing.RESERVED, Billing.UNCERTAIN):
             reserved += amount
             uncertain = uncertain or e.state is Billing.UNCERTAIN
@@ -64,7 +68,7 @@ def step_cost(step: Step, entries: Iterable[LedgerEntry]) -> Cost:
             charged += amount
             refunded += amount
     unpriced = (step.index,) if step.estimate_micros is None else ()
-    return Cost(step.estimate_micros, reserved, charged, refunded, uncertain, unpriced)
+    return Cost(step.estimate_micros, reserved, charged, refunded, uncertain, unpriced, unknown)
 
 
 def pipeline_costs(
@@ -84,6 +88,7 @@ def pipeline_costs(
         sum(c.refunded for c in steps.values()),
         any(c.uncertain for c in steps.values()),
         unpriced,
+        sum(c.unpriced_submits for c in steps.values()),
     )
     return total, steps
 

@@ -44,6 +44,8 @@ class CostOut(BaseModel):
     billing_uncertain: bool
     """A submit's answer was lost: the provider may have charged it."""
     unpriced_steps: list[int]
+    unpriced_submits: int = 0
+    """Submits reserved or charged at no known price: their cost is not in the sums."""
 
 
 def cost_out(cost: Cost) -> CostOut:
@@ -55,6 +57,7 @@ def cost_out(cost: Cost) -> CostOut:
         net_usd=usd(cost.net),
         billing_uncertain=cost.uncertain,
         unpriced_steps=list(cost.unpriced),
+        unpriced_submits=cost.unpriced_submits,
     )
 
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from orchestrator.api.pipeline_routes import render
+from orchestrator.api.schemas import kept_artifacts, pipeline_out
 from orchestrator.api.services import services
 from orchestrator.domain.models import Event, PipelineView, StepStatus
 from orchestrator.ui.board import dashboard
 from orchestrator.ui.context import base
 from orchestrator.ui.filters import STATUSES, read_filters
+from orchestrator.ui.money import Money, list_money, pipeline_money, routing_sig
 from orchestrator.ui.tree import build
 
 PAGE_SIZE = 50
@@ -33,6 +34,8 @@ FAILED_EVENTS = (
 @dataclass(frozen=True, slots=True)
 class Row:
     view: PipelineView
+    money: Money
+    """The pipeline's, summed over its steps."""
 
     @property
     def id(self) -> str:
@@ -62,7 +65,8 @@ class Row:
     @property
     def sig(self) -> str:
         p = self.view.pipeline
-        state = (p.status, p.updated_at, [(s.status, s.progress) for s in self.view.steps])
+        steps = [(s.status, s.progress) for s in self.view.steps]
+        state = (p.status, p.updated_at, steps, self.money)
         return hashlib.blake2b(repr(state).encode(), digest_size=8).hexdigest()
 
 
@@ -86,7 +90,9 @@ async def list_page(request: Request) -> Response:
     counts = await ops.count_pipelines(
         provider=filters.provider, created_from=start, created_to=end, text=filters.q
     )
-    rows = [Row(v) for v in views]
+    ledger = await store.ledger([v.pipeline.id for v in views])
+    money = list_money(views, ledger)
+    rows = [Row(v, money[v.pipeline.id]) for v in views]
     next_cursor = rows[-1].id if len(rows) == PAGE_SIZE else None
     stream = f"{base(request.scope)}/events?after={last_event}"
     return board.pages.render(
@@ -113,7 +119,10 @@ async def pipeline_page(request: Request) -> Response:
     serving = services(request)
     pipeline_id = request.path_params["pipeline_id"]
     view = await serving.operations.get(pipeline_id)
-    out = (await render(request, [view]))[0]
+    kept = kept_artifacts(await serving.store.step_artifacts([pipeline_id]))
+    ledger = await serving.store.ledger([pipeline_id])
+    out = pipeline_out(view, kept, ledger)
+    total, steps = pipeline_money(view, ledger)
     videos = {
         s.index: f"{base(request.scope)}/pipelines/{pipeline_id}/steps/{s.index}/video"
         for s in out.steps
@@ -125,6 +134,7 @@ async def pipeline_page(request: Request) -> Response:
         now=board.clock(),
         callbacks=await serving.store.terminal_callbacks(pipeline_id),
         videos=videos,
+        money=steps,
     )
     seq = view.pipeline.event_seq
     events = await serving.store.events(pipeline_id, max(0, seq - EVENTS_SHOWN), EVENTS_SHOWN)
@@ -156,6 +166,9 @@ async def pipeline_page(request: Request) -> Response:
             "extendable": [n for n in tree.nodes if n.extend_refusal is None],
             "extend_from": int(extend_from) if extend_from.isdecimal() else None,
             "summary_sig": f"{view.pipeline.status}:{view.pipeline.updated_at}",
+            "money": total,
+            "routing": view.pipeline.routing,
+            "routing_sig": routing_sig(view.pipeline.routing),
             "actor_of": actor_of,
             "now": board.clock(),
         },

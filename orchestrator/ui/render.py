@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from orchestrator.ui.context import base, caller
+from orchestrator.ui.money import dollars, used_percent
 from orchestrator.ui.session import CSRF_FIELD, Sessions
 
 HERE = Path(__file__).parent
@@ -86,6 +87,8 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters.update(when=when, iso=iso, duration=duration, glyph=glyph, slug=slug)
+    env.filters["dollars"] = dollars
+    env.globals["used_percent"] = used_percent
     env.globals["static_version"] = _static_versions()
     return env
 

@@ -11,6 +11,7 @@ from orchestrator.domain.models import PipelineView, Step, StepStatus
 from orchestrator.errors import Rejected
 from orchestrator.plans import ExtendSpec, plan_extend
 from orchestrator.providers.base import Provider
+from orchestrator.ui.money import Money
 
 
 @dataclass(slots=True)
@@ -24,6 +25,8 @@ class Node:
     """The dashboard's address of the kept video, once downloaded."""
     extend_refusal: str | None
     """Why this step cannot be extended now; None when it can."""
+    money: Money | None = None
+    """The step's money: its estimate, and what its submits reserved, charged and refunded."""
     children: list[Node] = field(default_factory=list)
 
     @property
@@ -39,7 +42,8 @@ class Node:
         """Changes whenever anything the node shows changes (the live page swaps it then)."""
         s = self.step
         parts = (s.status, s.progress, s.attempts, s.error, s.provider_task_id, s.updated_at)
-        return _digest(repr((parts, self.completion, self.video, self.extend_refusal)))
+        shown = (parts, self.completion, self.video, self.extend_refusal, self.money)
+        return _digest(repr(shown))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +69,11 @@ def build(
     now: float,
     callbacks: Mapping[tuple[int, str], float],
     videos: Mapping[int, str],
+    money: Mapping[int, Money],
 ) -> Tree:
     """``callbacks``: when a callback said (step, task) finished; ``videos``: kept videos by
-    step index; ``provider``: the pipeline's, None if it is no longer configured."""
+    step index; ``money``: each step's, by index; ``provider``: the pipeline's, None if
+    it is no longer configured."""
     nodes: list[Node] = []
     for step in view.steps:
         depth = 0 if step.parent is None else nodes[step.parent].depth + 1
@@ -78,6 +84,7 @@ def build(
                 completion=_completion(step, callbacks),
                 video=videos.get(step.index),
                 extend_refusal=_extend_refusal(view, step, provider, now),
+                money=money.get(step.index),
             )
         )
     roots: list[Node] = []

@@ -95,6 +95,7 @@ async def test_a_pipeline_shows_what_each_step_cost(client: httpx.AsyncClient, r
         "net_usd": "0.50",
         "billing_uncertain": False,
         "unpriced_steps": [],
+        "unpriced_submits": 0,
     }
     assert [s["cost"]["charged_usd"] for s in done["steps"]] == ["0.20", "0.30"]
     assert [s["provider"] for s in done["steps"]] == ["fake", "fake"]

@@ -12,6 +12,7 @@ from orchestrator.domain.models import Billing, StepStatus
 from orchestrator.engine.perform import Polled
 from orchestrator.providers import errors as pe
 from orchestrator.settings import Settings
+from orchestrator.spending import pipeline_costs
 from orchestrator.store import Store, Transaction
 from tests.clock import Clock
 from tests.fakes import FakeProvider
@@ -132,6 +133,8 @@ async def test_unpriced_steps_are_never_counted_as_zero(
     assert [(e.state, e.amount_micros) for e in entries] == [(Billing.CHARGED, None)] * 2
     report = await rig.spending.spend(None, None, "provider")
     assert report.total.unpriced_submits == 2
+    total, _ = pipeline_costs(await rig.ops.get(view.pipeline.id), entries)
+    assert (total.estimated, total.unpriced, total.unpriced_submits) == (None, (0, 1), 2)
     assert report.total.charged == 0
     assert set((await sums(store, "fake", rig.clock())).values()) == {0}
 
