@@ -36,7 +36,7 @@ import httpx
 
 from orchestrator.common import eventloop
 from orchestrator.domain.models import Billing
-from orchestrator.domain.prices import DEFAULT_ROWS, MICROS, to_micros, usd
+from orchestrator.domain.prices import MICROS, to_micros, usd
 from orchestrator.runtime import Runtime, open_runtime
 from orchestrator.settings import PROVIDER_NAMES, Settings, load_settings
 
@@ -84,18 +84,13 @@ def shown(amount: Decimal) -> str:
 
 
 def prices_toml(providers: Sequence[str]) -> str:
-    """A [[price]] row for each kind of step on each provider, and one overriding each of the
-    built-in rows (which, naming a model, are more specific than a row naming only a kind)."""
+    """A [[price]] row for each kind of step on each provider (a provider the file names is
+    priced by the file alone: apixo's built-in rows no longer apply)."""
     rows: list[dict[str, str]] = []
     for name in providers:
         rows.append({"provider": name, "kind": "generate", "usd": str(GENERATE_USD)})
         rows.append({"provider": name, "kind": "extend", "usd": str(EXTEND_USD_PER_SECOND)})
         rows[-1]["per"] = "second"
-        rows += [
-            {"provider": name, "model": r.model, "kind": "generate", "usd": str(GENERATE_USD)}
-            for r in DEFAULT_ROWS
-            if r.provider == name and r.kind == "generate" and r.model is not None
-        ]
     return "\n".join(
         "[[price]]\n" + "".join(f'{k} = "{v}"\n' for k, v in ({"per": "video"} | row).items())
         for row in rows

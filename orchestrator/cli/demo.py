@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from orchestrator.cli.client import ApiClient
+from orchestrator.cli.money import cost_line
 from orchestrator.cli.progress import watch
 from orchestrator.common.ports import free_port
 from orchestrator.runtime import serve
@@ -185,6 +186,7 @@ def _report(
     out.write("\nresults\n")
     for p in pipelines:
         out.write(f"  {p['provider']:<9} {p['id']} {p['status']}\n")
+        out.write(f"    {cost_line(p['cost'])}\n")
         for step in p["steps"]:
             artifact = step["artifact"]
             if (p["id"], step["index"]) in saved:
@@ -194,6 +196,11 @@ def _report(
             else:
                 where = (step["error"] or {}).get("message", "not kept")
             out.write(f"    step {step['index']} {step['kind']:<8} {where}\n")
+    out.write(
+        "\nOnly apixo publishes its prices, so only its steps are priced here; the others are\n"
+        "unpriced (never counted as $0) until REELAY_PRICES_FILE names them. `reelay spend`\n"
+        "sums what was charged.\n"
+    )
     out.write(
         f"\nEvery result video is kept by content hash under {store};\n"
         f"the final video of each branch is saved above. `reelay fetch <id>` downloads them\n"

@@ -103,7 +103,7 @@ def cost_line(cost: Mapping[str, Any], budget_usd: str | None = None) -> str:
     """A pipeline's money in one line: estimated, charged, refunded, reserved (and budget)."""
     parts = [
         f"estimated {_estimate(cost['estimated_usd'])}",
-        f"charged {dollars(cost['charged_usd'])}",
+        f"charged {dollars(cost['charged_usd'])}" + _unknown(cost.get("unpriced_submits", 0)),
         f"refunded {dollars(cost['refunded_usd'])}",
         f"reserved {dollars(cost['reserved_usd'])}",
     ]
@@ -112,6 +112,11 @@ def cost_line(cost: Mapping[str, Any], budget_usd: str | None = None) -> str:
     if cost["billing_uncertain"]:
         parts.append("billing uncertain")
     return "cost: " + " · ".join(parts)
+
+
+def _unknown(submits: int) -> str:
+    """What the sums leave out: submits made at no known price (never counted as $0)."""
+    return f" + {submits} unpriced submit(s)" if submits else ""
 
 
 def step_charge(step: Mapping[str, Any]) -> str:
