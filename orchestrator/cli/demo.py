@@ -197,9 +197,9 @@ def _report(
                 where = (step["error"] or {}).get("message", "not kept")
             out.write(f"    step {step['index']} {step['kind']:<8} {where}\n")
     out.write(
-        "\nOnly apixo publishes its prices, so only its steps are priced here; the others are\n"
-        "unpriced (never counted as $0) until REELAY_PRICES_FILE names them. `reelay spend`\n"
-        "sums what was charged.\n"
+        "\nOnly apixo publishes a price (for its generations), so only those steps are priced\n"
+        "here; the others are unpriced (never counted as $0) until REELAY_PRICES_FILE names\n"
+        "them. `reelay spend` sums what was charged.\n"
     )
     out.write(
         f"\nEvery result video is kept by content hash under {store};\n"

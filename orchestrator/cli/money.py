@@ -103,7 +103,7 @@ def cost_line(cost: Mapping[str, Any], budget_usd: str | None = None) -> str:
     """A pipeline's money in one line: estimated, charged, refunded, reserved (and budget)."""
     parts = [
         f"estimated {_estimate(cost['estimated_usd'])}",
-        f"charged {dollars(cost['charged_usd'])}" + _unknown(cost.get("unpriced_submits", 0)),
+        f"charged {_charged(cost['charged_usd'], cost.get('unpriced_submits', 0))}",
         f"refunded {dollars(cost['refunded_usd'])}",
         f"reserved {dollars(cost['reserved_usd'])}",
     ]
@@ -114,9 +114,13 @@ def cost_line(cost: Mapping[str, Any], budget_usd: str | None = None) -> str:
     return "cost: " + " · ".join(parts)
 
 
-def _unknown(submits: int) -> str:
-    """What the sums leave out: submits made at no known price (never counted as $0)."""
-    return f" + {submits} unpriced submit(s)" if submits else ""
+def _charged(known: str, unpriced: int) -> str:
+    """The charged sum, saying what it leaves out: submits made at no known price (never
+    counted as $0)."""
+    if not unpriced:
+        return dollars(known)
+    submits = f"{unpriced} unpriced submit{'s' if unpriced > 1 else ''}"
+    return submits if Decimal(known) == 0 else f"{dollars(known)} + {submits}"
 
 
 def step_charge(step: Mapping[str, Any]) -> str:
