@@ -190,5 +190,9 @@ async def test_two_postgres_replicas_racing_for_a_cap_send_exactly_what_it_allow
         key = ("global", day_of(clock()))
         assert (await stores[0].budget_usage([key]))[key].used_micros == 23 * GENERATE
         assert (await rigs[0].spending.budgets()).waiting_steps == 200 - 23
+        report = await rigs[1].spending.spend(None, None, "provider")
+        assert (report.total.submits, report.total.charged) == (23, 23 * GENERATE)
+        totals = await stores[1].spend_totals()
+        assert sum(int(r["amount"]) for r in totals if r["state"] == "charged") == 23 * GENERATE
     finally:
         await asyncio.gather(*(s.close() for s in stores))
