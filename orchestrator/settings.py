@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +21,8 @@ from orchestrator.providers.config import (
     ApixoSettings,
     OctopusxSettings,
     ProviderSettings,
+    UsdCap,
+    usd_cap,
 )
 
 PROVIDER_NAMES: tuple[str, ...] = ("apimart", "octopusx", "apixo", "apifree")
@@ -150,18 +151,8 @@ class Settings(BaseSettings):
         default=None,
         description="TOML price book ([[price]] rows); unset = the providers' published prices",
     )
-    budget_usd_per_day: Decimal | None = Field(
-        default=None,
-        ge=0,
-        decimal_places=6,
-        description='Most spent on all providers per UTC day, in USD ("50.00"); unset = no cap',
-    )
-    budget_usd_per_month: Decimal | None = Field(
-        default=None,
-        ge=0,
-        decimal_places=6,
-        description="Most spent on all providers per UTC month, in USD; unset = no cap",
-    )
+    budget_usd_per_day: UsdCap = usd_cap("all providers", "day")
+    budget_usd_per_month: UsdCap = usd_cap("all providers", "month")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = Field(
         default="text",

@@ -7,8 +7,20 @@ environment sets some other field of it, e.g. only ``REELAY_APIXO_API_KEY``.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+UsdCap = Annotated[Decimal | None, Field(ge=0, decimal_places=6)]
+"""A budget cap in USD, exact (at most 6 decimal places); None: no cap."""
+
+
+def usd_cap(over: str, period: str) -> Any:
+    """The field of a cap on what ``over`` may spend per UTC ``period``."""
+    return Field(
+        default=None,
+        description=f'Most spent on {over} per UTC {period}, in USD ("25.00"); unset = no cap',
+    )
 
 
 class ProviderSettings(BaseModel):
@@ -57,18 +69,8 @@ class ProviderSettings(BaseModel):
         description="Whether this provider refunds a task that fails (none of the four says; "
         "reelay assumes not)",
     )
-    budget_usd_per_day: Decimal | None = Field(
-        default=None,
-        ge=0,
-        decimal_places=6,
-        description='Most spent on this provider per UTC day, in USD ("25.00"); unset = no cap',
-    )
-    budget_usd_per_month: Decimal | None = Field(
-        default=None,
-        ge=0,
-        decimal_places=6,
-        description="Most spent on this provider per UTC month, in USD; unset = no cap",
-    )
+    budget_usd_per_day: UsdCap = usd_cap("this provider", "day")
+    budget_usd_per_month: UsdCap = usd_cap("this provider", "month")
 
 
 class ApimartSettings(ProviderSettings):
