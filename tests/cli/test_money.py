@@ -99,7 +99,8 @@ def test_status_shows_the_cost(money_api: MoneyApi, capsys: pytest.CaptureFixtur
     assert main(["status", money_api.chain]) == 0
     assert capsys.readouterr().out.splitlines() == [
         f"{money_api.chain}  fake      succeeded",
-        "  cost: estimated unpriced · charged $0.20 + 1 unpriced submit · refunded $0.00 · reserved $0.00",
+        "  cost: estimated unpriced · charged $0.20 + 1 unpriced submit · refunded $0.00"
+        " · reserved $0.00",
         "  step 0 generate       succeeded  charged $0.20",
         "  step 1 extend   <- 0  succeeded",
     ]
