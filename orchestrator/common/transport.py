@@ -1,8 +1,9 @@
-"""An httpx transport on aiohttp's connection pool, and the one way reelay builds an aiohttp
-session (provider calls, downloads and webhook deliveries all use it).
+"""The client reelay calls providers with, an httpx transport on aiohttp's connection pool,
+and the one way reelay builds an aiohttp session (provider calls, downloads and webhook
+deliveries all use it).
 
 httpx's own pool slows down sharply with many requests in flight (measured: ~180 req/s at
-64 in flight), so provider traffic goes through aiohttp while keeping httpx's interface.
+64 in flight), so traffic goes through aiohttp; downloads keep httpx's interface over it.
 
 We don't use the ``httpx-aiohttp`` package: its exception map turns aiohttp's read timeouts and
 server disconnects into ``httpx.ConnectTimeout``. For reelay the difference is money: a request
@@ -13,7 +14,11 @@ keeps that line: only failures before the request was written become connect err
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from json import dumps
+from typing import Any
 
 import aiohttp
 import httpx
@@ -57,7 +62,7 @@ def aiohttp_session(
     )
 
 
-def _mapped(exc: BaseException, request: httpx.Request) -> Exception:
+def _mapped(exc: BaseException, request: httpx.Request | None) -> Exception:
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(message, request=request)
@@ -133,10 +138,99 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
-def provider_client(*, max_connections: int, timeout_s: float) -> httpx.AsyncClient:
-    """The HTTP client reelay uses to call a provider."""
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(max_connections=max_connections),
-        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
-        follow_redirects=False,
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer read whole: what the provider adapters read of one."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    """Case-blind, as HTTP headers are."""
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def reason_phrase(self) -> str:
+        try:
+            return HTTPStatus(self.status_code).phrase
+        except ValueError:
+            return ""
+
+
+class ProviderClient:
+    """The client reelay calls providers with: one aiohttp session, a request straight to it.
+
+    The adapters need one request and its whole answer; httpx's client layer around a
+    transport (building and merging requests, cookies, auth and redirect handling) cost more
+    CPU than the exchange itself (about a tenth of a chain step's). Failures are raised as
+    httpx's exception classes, which the adapters' error mapping reads; tests give the
+    adapters an ``httpx.AsyncClient`` over a mock transport instead, which answers the same.
+    """
+
+    def __init__(self, *, max_connections: int, timeout_s: float) -> None:
+        self._max_connections = max_connections
+        self._timeout = _limits(timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        self.is_closed = False
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp_session(max_connections=self._max_connections, dns_cache_s=60)
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpx.AsyncClient.request's name
+    ) -> Answer:
+        sent = dict(headers or {})
+        data = None
+        if json is not None:
+            data = dumps(json, separators=(",", ":")).encode()
+            sent["Content-Type"] = "application/json"
+        limit = self._timeout if timeout is None else _limits(timeout)
+        try:
+            async with self._get_session().request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=sent,
+                allow_redirects=False,
+                timeout=limit,
+            ) as response:
+                return Answer(response.status, response.headers, await response.read())
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _mapped(exc, None) from exc
+
+    async def aclose(self) -> None:
+        self.is_closed = True
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> ProviderClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _limits(timeout_s: float) -> aiohttp.ClientTimeout:
+    """As httpx's ``Timeout(timeout_s, connect=min(timeout_s, 10))``: waiting for a pooled
+    connection (``connect``: the request never left) and each read take ``timeout_s``."""
+    return aiohttp.ClientTimeout(
+        total=None, connect=timeout_s, sock_connect=min(timeout_s, 10.0), sock_read=timeout_s
     )
+
+
+def provider_client(*, max_connections: int, timeout_s: float) -> ProviderClient:
+    """The HTTP client reelay uses to call a provider."""
+    return ProviderClient(max_connections=max_connections, timeout_s=timeout_s)

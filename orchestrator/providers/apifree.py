@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-import httpx
-
 from orchestrator.domain.values import (
     Capabilities,
     Problem,
@@ -26,7 +24,7 @@ from orchestrator.domain.values import (
 from orchestrator.providers.base import ExtendRequest, GenerateRequest
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import InvalidRequest, ProviderResponseError
-from orchestrator.providers.http import Observer, ProviderHttp, openai_video_fields
+from orchestrator.providers.http import HttpClient, Observer, ProviderHttp, openai_video_fields
 from orchestrator.providers.openai_videos import create_video, fetch_video, remix_video
 from orchestrator.providers.states import (
     choice_problems,
@@ -45,7 +43,7 @@ class ApifreeProvider:
     def __init__(
         self,
         settings: ProviderSettings,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         clock: Callable[[], float] = time.time,
         observe: Observer | None = None,

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from orchestrator.domain.values import (
     Capabilities,
     Problem,
@@ -27,7 +25,7 @@ from orchestrator.domain.values import (
 from orchestrator.providers.base import ExtendRequest, GenerateRequest
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import InvalidRequest, ProviderResponseError
-from orchestrator.providers.http import Observer, ProviderHttp, build_body
+from orchestrator.providers.http import HttpClient, Observer, ProviderHttp, build_body
 from orchestrator.providers.states import (
     choice_problems,
     choose_model,
@@ -63,7 +61,7 @@ class ApimartProvider:
     def __init__(
         self,
         settings: ProviderSettings,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         clock: Callable[[], float] = time.time,
         observe: Observer | None = None,

@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
-
 from orchestrator.domain.values import (
     Capabilities,
     Problem,
@@ -36,6 +34,7 @@ from orchestrator.providers.errors import (
 from orchestrator.providers.http import (
     CallKind,
     Failure,
+    HttpClient,
     Observer,
     ProviderHttp,
     build_body,
@@ -91,7 +90,7 @@ class ApixoProvider:
     def __init__(
         self,
         settings: ProviderSettings,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         clock: Callable[[], float] = time.time,
         observe: Observer | None = None,

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -39,6 +39,38 @@ from orchestrator.providers.errors import (
 from orchestrator.providers.states import dig, loads, mapping, pick_code, text
 
 CallKind = Literal["submit", "extend", "status"]
+
+
+class HttpAnswer(Protocol):
+    """What an adapter reads of an answer (``httpx.Response`` is one)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def is_success(self) -> bool: ...
+    @property
+    def reason_phrase(self) -> str: ...
+
+
+class HttpClient(Protocol):
+    """What an adapter needs of an HTTP client: the runtime's ``ProviderClient``, or an
+    ``httpx.AsyncClient`` (tests give one over a mock transport)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpx.AsyncClient.request's name
+    ) -> HttpAnswer: ...
+
 
 Observer = Callable[[str, CallKind, str, float], None]
 """Told of every exchange: (provider, kind, HTTP status or error class name, seconds)."""
@@ -158,7 +190,7 @@ def failure_from_body(status: int, body: object, fallback: str) -> Failure:
     return Failure(status=status, code=code, message=message or fallback)
 
 
-def read_failure(response: httpx.Response, now: float) -> Failure:
+def read_failure(response: HttpAnswer, now: float) -> Failure:
     try:
         body: object = json.loads(response.content)
     except (ValueError, RecursionError):
@@ -216,7 +248,7 @@ class ProviderHttp:
         self,
         provider: str,
         settings: ProviderSettings,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         clock: Callable[[], float],
         classify: Classify = error_for,
@@ -260,7 +292,7 @@ class ProviderHttp:
         kind: CallKind,
         body: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
-    ) -> httpx.Response:
+    ) -> HttpAnswer:
         where = f"{method} {path}"
         started = time.perf_counter()
         outcome = ""

@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-import httpx
-
 from orchestrator.domain.values import (
     Capabilities,
     Problem,
@@ -28,7 +26,13 @@ from orchestrator.domain.values import (
 from orchestrator.providers.base import ExtendRequest, GenerateRequest
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.errors import ProviderResponseError
-from orchestrator.providers.http import Observer, ProviderHttp, build_body, openai_video_fields
+from orchestrator.providers.http import (
+    HttpClient,
+    Observer,
+    ProviderHttp,
+    build_body,
+    openai_video_fields,
+)
 from orchestrator.providers.openai_videos import create_video, fetch_video, remix_video
 from orchestrator.providers.states import (
     choice_problems,
@@ -48,7 +52,7 @@ class OctopusxProvider:
     def __init__(
         self,
         settings: ProviderSettings,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         clock: Callable[[], float] = time.time,
         observe: Observer | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -83,6 +84,20 @@ def _error(code: str | None, message: str | None) -> StepError | None:
     return None if code is None else StepError(code, message or "")
 
 
+@functools.lru_cache(maxsize=4096)
+def _params(text: str) -> VideoParams:
+    """Most steps share a few parameter sets; parsing one is most of loading a step. The
+    value is frozen, so one parse serves every step written with the same text."""
+    return VideoParams.model_validate_json(text)
+
+
+def _object(text: str) -> dict[str, Any]:
+    if text == "{}":
+        return {}
+    found: dict[str, Any] = json.loads(text)
+    return found
+
+
 def pipeline_from_row(row: Row) -> Pipeline:
     return Pipeline(
         id=row["id"],
@@ -129,13 +144,13 @@ def step_from_row(row: Row) -> Step:
         parent=row["parent_idx"],
         prompt=row["prompt"],
         model=row["model"],
-        params=VideoParams.model_validate_json(row["params"]),
-        provider_options=json.loads(row["provider_options"]),
+        params=_params(row["params"]),
+        provider_options=_object(row["provider_options"]),
         status=StepStatus(row["status"]),
         provider_task_id=row["provider_task_id"],
         callback_mode=bool(row["callback_mode"]),
         progress=row["progress"],
-        video_urls=tuple(json.loads(row["video_urls"])),
+        video_urls=() if row["video_urls"] == "[]" else tuple(json.loads(row["video_urls"])),
         urls_expire_at=row["urls_expire_at"],
         error=_error(row["error_code"], row["error_message"]),
         attempts=row["attempts"],

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import httpx
 import pytest_asyncio
 
-from orchestrator.common.transport import provider_client
+from orchestrator.common.transport import ProviderClient, provider_client
 from orchestrator.domain.values import TaskRef, TaskStatus, Tier
 from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider
 from orchestrator.providers.config import ProviderSettings
@@ -106,7 +106,7 @@ async def adapter(sandbox: Sandbox) -> AsyncIterator[AdapterFactory]:
     Settings default to the sandbox's base URL for that provider and the key ``k``; keyword
     arguments override any ``ProviderSettings`` field. Clients are closed after the test.
     """
-    clients: list[httpx.AsyncClient] = []
+    clients: list[ProviderClient] = []
 
     def build(name: str, /, **overrides: Any) -> Provider:
         fields: dict[str, Any] = {"base_url": sandbox.base_url(name), "api_key": KEY}

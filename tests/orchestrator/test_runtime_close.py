@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import httpx
 import pytest
 
 from orchestrator import runtime
 from orchestrator.common.database_faults import StoreClosed
+from orchestrator.common.transport import ProviderClient
 from orchestrator.providers.base import Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.http import Observer
@@ -24,7 +24,7 @@ class Opened:
     """The store and provider clients ``open_runtime`` opened, caught on the way."""
 
     stores: list[Store] = field(default_factory=list)
-    clients: list[httpx.AsyncClient] = field(default_factory=list)
+    clients: list[ProviderClient] = field(default_factory=list)
 
     async def all_closed(self) -> bool:
         for store in self.stores:
@@ -47,7 +47,7 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Opened:
 
     def building_providers(
         configs: Mapping[str, ProviderSettings], *, observe: Observer | None = None
-    ) -> tuple[dict[str, Provider], list[httpx.AsyncClient]]:
+    ) -> tuple[dict[str, Provider], list[ProviderClient]]:
         providers, clients = build_providers(configs, observe=observe)
         caught.clients.extend(clients)
         return providers, clients
