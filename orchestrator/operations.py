@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from orchestrator.domain import pipelines as pipeline_rules
 from orchestrator.domain.models import (
@@ -38,8 +39,10 @@ from orchestrator.transitions import commit_transition
 __all__ = [
     "MAX_REASON",
     "Conflict",
+    "Created",
     "NotFound",
     "Operations",
+    "Outcome",
     "action_reason",
     "is_pipeline_id",
 ]
@@ -111,6 +114,32 @@ async def _check_budget(tx: Transaction, grown: PipelineView) -> None:
     raise Rejected(joined([problem]), [problem])
 
 
+@dataclass(frozen=True, slots=True)
+class Created:
+    """One request of ``create_many``: its pipeline, ``created`` now or found under its key."""
+
+    view: PipelineView
+    created: bool = True
+
+
+Outcome = Created | Rejected | Conflict
+"""What became of one request of ``create_many``."""
+
+
+def _keyed(view: PipelineView, taken: dict[str, PipelineView]) -> Created | Conflict:
+    """``view`` to create, or what its idempotency key already names; ``taken`` (every key's
+    pipeline) learns the key."""
+    key = view.pipeline.idempotency_key
+    if key is None:
+        return Created(view)
+    existing = taken.setdefault(key, view)
+    if existing is view:
+        return Created(view)
+    if existing.pipeline.request_hash != view.pipeline.request_hash:
+        return Conflict("idempotency_key was already used with a different request body")
+    return Created(existing, created=False)
+
+
 def is_pipeline_id(value: str) -> bool:
     """Whether ``value`` has the shape of a pipeline id (listing's cursor is one)."""
     return _PIPELINE_ID.fullmatch(value) is not None
@@ -170,6 +199,41 @@ class Operations:
         if result[1]:
             self._wake()
         return result
+
+    async def create_many(
+        self,
+        requests: Sequence[tuple[PipelineRequest, str | None]],
+        *,
+        actor: str = DEFAULT_ACTOR,
+    ) -> list[Outcome]:
+        """``create`` for each (request, idempotency key), all in one transaction; one outcome
+        per request, in order. A refused request does not stop the others. A key given twice:
+        the second gets the first's pipeline, or a ``Conflict`` when the bodies differ."""
+        now = self._clock()
+        planned: list[PipelineView | Rejected] = []
+        for request, key in requests:
+            try:
+                planned.append(self.plan(request, new_pipeline_id(now), idempotency_key=key))
+            except Rejected as exc:
+                planned.append(exc)
+
+        async def job(tx: Transaction) -> list[Outcome]:
+            views = [p for p in planned if isinstance(p, PipelineView)]
+            keys = [k for v in views if (k := v.pipeline.idempotency_key) is not None]
+            taken = await tx.pipelines.by_idempotency_keys(keys)
+            outcomes = [p if isinstance(p, Rejected) else _keyed(p, taken) for p in planned]
+            new = [o.view for o in outcomes if isinstance(o, Created) and o.created]
+            if new:
+                extra = [
+                    e for v in new for e in (_audit("created", v, actor, None), *routed_events(v))
+                ]
+                await commit_transition(tx, [(None, v) for v in new], now, extra=extra)
+            return outcomes
+
+        outcomes = await self._store.run(job)
+        if any(isinstance(o, Created) and o.created for o in outcomes):
+            self._wake()
+        return outcomes
 
     def plan(
         self, request: PipelineRequest, pipeline_id: str, *, idempotency_key: str | None = None

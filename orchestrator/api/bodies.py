@@ -15,12 +15,19 @@ MAX_BODY = 1 << 20
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_model(request: Request, model: type[M], *, optional: bool = False) -> M:
+async def read_model(
+    request: Request, model: type[M], *, optional: bool = False, limit: int = MAX_BODY
+) -> M:
     """The body as ``model``; an ``optional`` body may be empty (every field's default).
 
     Every wrong field is named at once (422); a body that is not JSON is a 400."""
-    raw = await read_body(request)
+    raw = await read_body(request, limit)
     data: Any = {} if optional and not raw.strip() else parse_json(raw)
+    return validated(model, data)
+
+
+def validated(model: type[M], data: Any) -> M:
+    """``data`` (parsed JSON) as ``model``, or ``Rejected`` naming every wrong field."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -28,18 +35,18 @@ async def read_model(request: Request, model: type[M], *, optional: bool = False
         raise Rejected(joined(problems), problems) from None
 
 
-async def read_body(request: Request) -> bytes:
-    """The body, refused (413) as soon as it is known to exceed ``MAX_BODY``: from its
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed ``limit`` bytes: from its
     Content-Length, or while it streams in (never read whole first)."""
-    too_large = f"body larger than {MAX_BODY} bytes"
+    too_large = f"body larger than {limit} bytes"
     declared = request.headers.get("content-length", "")
-    if declared.isdecimal() and int(declared) > MAX_BODY:
+    if declared.isdecimal() and int(declared) > limit:
         raise PayloadTooLarge(too_large)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             raise PayloadTooLarge(too_large)
         chunks.append(chunk)
     return b"".join(chunks)

@@ -72,14 +72,21 @@ def error_response(error: BaseException) -> Response | None:
     elif status == 401:
         message = message or "missing or invalid bearer token"
         headers["WWW-Authenticate"] = "Bearer"
+    return problem(status, code, message, fields_out(error), headers)
+
+
+def fields_out(error: BaseException) -> list[FieldErrorOut]:
+    """The fields a ``Rejected`` names; none for any other error."""
     fields = error.problems if isinstance(error, Rejected) else []
-    return problem(
-        status,
-        code,
-        message,
-        [FieldErrorOut(field=p.field, message=p.message) for p in fields],
-        headers,
-    )
+    return [FieldErrorOut(field=p.field, message=p.message) for p in fields]
+
+
+def problem_out(error: Rejected | Conflict) -> tuple[int, ProblemOut]:
+    """The status and error body of a refusal that is answered inside a 200 (a batch's item)."""
+    found = branch_status(type(error))
+    assert found is not None, "Rejected and Conflict are branches"
+    status, code = found
+    return status, ProblemOut(code=code, message=str(error), fields=fields_out(error))
 
 
 def internal_error() -> Response:

@@ -61,6 +61,8 @@ class ApiRoute:
     summary: str = ""
     body: type[BaseModel] | None = None
     body_optional: bool = False
+    max_body: int = MAX_BODY
+    """The largest body read, in bytes (413 past it)."""
     params: tuple[AnyParam, ...] = ()
     public: bool = False
     """Served without the bearer token."""
@@ -76,7 +78,7 @@ class ApiRoute:
             found[400] = problem("Bad parameter")
         if self.body is not None:
             found[400] = problem("Malformed JSON" + (" or a bad parameter" if self.params else ""))
-            found[413] = problem(f"Body larger than {MAX_BODY} bytes")
+            found[413] = problem(f"Body larger than {self.max_body} bytes")
             found[422] = problem("Invalid request; every bad field is named")
         if self.path_params:
             found[404] = problem("Unknown id")
@@ -130,13 +132,15 @@ def body_route(
     *,
     body: type[M],
     optional: bool = False,
+    max_body: int = MAX_BODY,
     summary: str = "",
     params: tuple[AnyParam, ...] = (),
 ) -> ApiRoute:
     """A route whose handler gets the body validated into ``body`` (every wrong field: 422)."""
 
     async def endpoint(request: Request) -> Response:
-        return await handler(request, await read_model(request, body, optional=optional))
+        model = await read_model(request, body, optional=optional, limit=max_body)
+        return await handler(request, model)
 
     return ApiRoute(
         method,
@@ -147,5 +151,6 @@ def body_route(
         summary=summary,
         body=body,
         body_optional=optional,
+        max_body=max_body,
         params=params,
     )

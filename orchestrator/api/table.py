@@ -13,6 +13,8 @@ from orchestrator.api import service_routes as s
 from orchestrator.api import stream
 from orchestrator.api import webhook_routes as w
 from orchestrator.api.action_schemas import ActionIn, ExtendIn
+from orchestrator.api.batch_routes import create_batch
+from orchestrator.api.batch_schemas import MAX_BATCH_BODY, MAX_ITEMS, BatchIn, BatchOut
 from orchestrator.api.money_schemas import BudgetPatch, BudgetsOut, QuoteOut, SpendOut
 from orchestrator.api.provider_routes import ProviderListOut, list_providers
 from orchestrator.api.routing import Answer, ApiRoute, body_route, ok, problem, route
@@ -56,6 +58,17 @@ PIPELINE_ROUTES = (
         body=PipelineRequest,
         params=(p.IDEMPOTENCY_KEY,),
         summary="Create a pipeline: a base generation and its extends; audited as action.created",
+    ),
+    body_route(
+        "POST",
+        "/v1/pipelines/batch",
+        create_batch,
+        "createPipelines",
+        {200: ok(BatchOut, "One result per item, in order: 201, 200 (key replayed), 409 or 422")},
+        body=BatchIn,
+        max_body=MAX_BATCH_BODY,
+        summary=f"Create up to {MAX_ITEMS} pipelines in one transaction, each as POST "
+        "/v1/pipelines would (with its own idempotency_key); a refused item stops no other",
     ),
     route(
         "GET",

@@ -33,9 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--port", type=int, help="the API's and dashboard's port (default: free)")
 
-    submit = sub.add_parser("submit", help="create a pipeline and print its id")
+    submit = sub.add_parser(
+        "submit",
+        help="create a pipeline and print its id; or, from JSON Lines, one pipeline per line",
+    )
     _request_arguments(submit)
-    submit.add_argument("--idempotency-key")
+    submit.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="send the same KEY again to get the same pipeline, not a new one; with JSON Lines, "
+        "line N's key is KEY-N",
+    )
     submit.add_argument("--wait", action="store_true", help="show live progress until the end")
 
     quote = sub.add_parser("quote", help="what submit would cost, creating nothing")
@@ -145,7 +153,9 @@ def _request_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--json",
         metavar="FILE",
-        help="request body from FILE ('-' = stdin); other flags override its fields",
+        help="request body from FILE ('-' = stdin); other flags override its fields. "
+        "JSON Lines (a .jsonl FILE, or more than one JSON value): one body per line, created "
+        "in batches (submit)",
     )
 
 

@@ -152,6 +152,10 @@ class ApiClient:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return await self.request("POST", "/v1/pipelines", json=body, headers=headers)
 
+    async def create_batch(self, items: list[dict[str, Any]]) -> Any:
+        """``POST /v1/pipelines/batch``: one result per item (``idempotency_key``, ``pipeline``)."""
+        return await self.request("POST", "/v1/pipelines/batch", json={"items": items})
+
     async def get(self, pipeline_id: str) -> Any:
         return await self.request("GET", f"/v1/pipelines/{pipeline_id}")
 
@@ -176,8 +180,13 @@ def _describe(response: httpx.Response) -> str:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):
         return f"HTTP {response.status_code}: {response.text[:200]}"
+    return f"HTTP {response.status_code}: {problem_line(error)}"
+
+
+def problem_line(error: dict[str, Any]) -> str:
+    """An API error (``{"code", "message", "fields"}``) as one line: each field named, else
+    the message."""
     fields = error.get("fields") or []
     if fields:
-        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-        return f"HTTP {response.status_code}: {detail}"
-    return f"HTTP {response.status_code}: {error.get('message', '')}"
+        return "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return str(error.get("message", ""))

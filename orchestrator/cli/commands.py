@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import anyio
 
 from orchestrator.cli.arguments import build_parser
+from orchestrator.cli.batch import is_json_lines, json_lines, resume_hint, submit_lines
 from orchestrator.cli.client import ApiClient, ApiError
 from orchestrator.cli.money import budget_table, quote_lines, spend_table
 from orchestrator.cli.progress import pipeline_block, watch
@@ -31,21 +33,38 @@ class UsageError(Rejected):
     """The command line is wrong; the message says how."""
 
 
-def _body(args: argparse.Namespace) -> dict[str, Any]:
-    """The request body: from --json if given, with the other flags overriding its fields."""
+def _json_text(args: argparse.Namespace) -> str | None:
+    """What --json names ('-': stdin), or None without --json."""
+    if not args.json:
+        return None
+    if args.json == "-":
+        return sys.stdin.read()
+    with open(args.json, encoding="utf-8") as f:
+        return f.read()
+
+
+def _body(args: argparse.Namespace, text: str | None) -> dict[str, Any]:
+    """The request body: from --json's ``text`` if given, with the other flags overriding its
+    fields."""
     body: dict[str, Any] = {}
-    if args.json:
-        if args.json == "-":
-            text = sys.stdin.read()
-        else:
-            with open(args.json, encoding="utf-8") as f:
-                text = f.read()
+    if text is not None:
         try:
             body = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--json: not valid JSON ({exc})") from exc
         if not isinstance(body, dict):
             raise UsageError("--json: the request body must be a JSON object")
+    body = _with_flags(body, args)
+    if not (body.get("provider") or body.get("providers")) or not body.get("prompt"):
+        raise UsageError(
+            f"{args.command} needs --provider (or --providers) and --prompt (or --json FILE)"
+        )
+    return body
+
+
+def _with_flags(body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """``body`` with the fields the flags give."""
+    body = dict(body)
     for key in ("provider", "prompt", "tier", "model", "webhook_url"):
         if getattr(args, key):
             body[key] = getattr(args, key)
@@ -56,10 +75,6 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
         body["providers"] = [name.strip() for name in args.providers.split(",") if name.strip()]
     if args.budget is not None:
         body["budget_usd"] = args.budget  # as typed: the API checks it, exactly
-    if not (body.get("provider") or body.get("providers")) or not body.get("prompt"):
-        raise UsageError(
-            f"{args.command} needs --provider (or --providers) and --prompt (or --json FILE)"
-        )
     params = {k: getattr(args, k) for k in ("aspect_ratio", "resolution") if getattr(args, k)}
     if params:
         body["params"] = {**(body.get("params") or {}), **params}
@@ -74,13 +89,16 @@ async def _client_command(args: argparse.Namespace) -> int:
     url = os.environ.get("REELAY_API_URL", DEFAULT_API_URL)
     async with ApiClient(url, os.environ.get("REELAY_API_TOKEN")) as client:
         if args.command == "submit":
-            pipeline = await client.create(_body(args), args.idempotency_key)
+            text = _json_text(args)
+            if text is not None and is_json_lines(args.json, text):
+                return await _submit_lines(client, args, text)
+            pipeline = await client.create(_body(args, text), args.idempotency_key)
             print(pipeline["id"])
             if args.wait:
                 final = (await watch(client, [pipeline["id"]]))[0]
                 return 0 if final["status"] == "succeeded" else 1
         elif args.command == "quote":
-            quote = await client.request("POST", "/v1/quotes", json=_body(args))
+            quote = await client.request("POST", "/v1/quotes", json=_body(args, _json_text(args)))
             print(json.dumps(quote, indent=2) if args.raw else "\n".join(quote_lines(quote)))
         elif args.command == "status":
             pipeline = await client.get(args.id)
@@ -149,6 +167,25 @@ async def _client_command(args: argparse.Namespace) -> int:
                 report = await client.request("GET", "/v1/budgets")
             print(json.dumps(report, indent=2) if args.json else "\n".join(budget_table(report)))
     return 0
+
+
+async def _submit_lines(client: ApiClient, args: argparse.Namespace, text: str) -> int:
+    """One pipeline per line of --json, each with the flags' fields; the keys' prefix is
+    --idempotency-key, else a new one (said on stderr, to resume with)."""
+    if args.wait:
+        raise UsageError("submit --wait follows one pipeline; not a file of JSON Lines")
+    try:
+        lines = json_lines(text)
+    except ValueError as exc:
+        raise UsageError(f"--json {args.json}: {exc}") from exc
+    if not lines:
+        raise UsageError(f"--json {args.json}: no request body in it")
+    prefix = args.idempotency_key
+    if prefix is None:
+        prefix = secrets.token_hex(8)
+        resume_hint(prefix, sys.stderr)
+    bodies = [(n, _with_flags(body, args)) for n, body in lines]
+    return await submit_lines(client, bodies, prefix, print_=print)
 
 
 def _budget_patch(args: argparse.Namespace) -> dict[str, Any]:

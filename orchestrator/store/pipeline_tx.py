@@ -65,6 +65,15 @@ class PipelineTx:
             return None
         return (await self.load([rows[0]["id"]]))[rows[0]["id"]]
 
+    async def by_idempotency_keys(self, keys: Collection[str]) -> dict[str, PipelineView]:
+        """The pipelines created with any of ``keys``, by key; unknown keys are left out."""
+        ids: list[str] = []
+        for chunk in chunks(sorted(set(keys))):
+            sql = q.SELECT_PIPELINE_IDS_BY_KEYS.format(keys=placeholders(chunk))
+            ids += [row["id"] for row in await self._conn.fetch(sql, chunk)]
+        views = await self.load(ids) if ids else {}
+        return {k: v for v in views.values() if (k := v.pipeline.idempotency_key) is not None}
+
     async def lock_pipelines(self, pipeline_ids: Collection[str]) -> None:
         """Lock these pipelines' rows, in id order, before writing any of their steps."""
         if not self._conn.lock_clause:

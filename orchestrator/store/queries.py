@@ -403,3 +403,6 @@ SPEND_TOTALS = """
     SELECT provider, model, state, SUM(amount_micros) AS amount FROM ledger
     WHERE amount_micros IS NOT NULL GROUP BY provider, model, state
 """
+
+# A batch of creates looks up all of its idempotency keys at once.
+SELECT_PIPELINE_IDS_BY_KEYS = "SELECT id FROM pipelines WHERE idempotency_key IN ({keys})"
