@@ -403,6 +403,7 @@ def plan_on(
             created_at=now,
             updated_at=now,
             next_at=now,
+            estimate_micros=prices.estimate(provider.name, base_model, "generate", request.params),
         )
     ]
     for i, ext in enumerate(request.extends):
@@ -420,10 +421,10 @@ def plan_on(
                 status=StepStatus.PENDING,
                 created_at=now,
                 updated_at=now,
+                estimate_micros=prices.estimate(provider.name, models[i + 1], "extend", ext.params),
             )
         )
-    priced = tuple(replace(s, estimate_micros=prices.estimate_step(s)) for s in steps)
-    return PipelineView(pipeline, priced)
+    return PipelineView(pipeline, tuple(steps))
 
 
 DEFAULT_LINK_LIFETIME_S = 24 * 3600

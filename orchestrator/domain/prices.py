@@ -7,6 +7,7 @@ step is unpriced (``None``, never 0) unless a prices file names it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -67,6 +68,7 @@ def to_micros(usd: Decimal) -> int:
     return int("".join(map(str, digits)) + "0" * (exponent + 6) or "0")
 
 
+@functools.lru_cache(maxsize=4096)
 def usd(micros: int) -> str:
     """``micros`` as a USD decimal string with at least 2 decimals: 200000 -> ``"0.20"``."""
     whole, fraction = divmod(abs(micros), MICROS)
@@ -138,6 +140,11 @@ class PriceBook:
         problems = _duplicates(self._rows) + _ambiguities(self._rows)
         if problems:
             raise ValueError("; ".join(problems))
+        self._by_provider: dict[str, list[PriceRow]] = {}
+        for row in sorted(self._rows, key=lambda r: -r.specificity):
+            self._by_provider.setdefault(row.provider, []).append(row)
+        self._found: dict[tuple[object, ...], PriceRow | None] = {}
+        """Every step is priced at its create; most share a few shapes."""
 
     @property
     def rows(self) -> tuple[PriceRow, ...]:
@@ -147,10 +154,11 @@ class PriceBook:
         self, provider: str, model: str, kind: StepKind, params: VideoParams
     ) -> PriceRow | None:
         """The most specific row matching the step, or None when it is unpriced."""
-        matching = [
-            r for r in self._rows if r.provider == provider and r.matches(model, kind, params)
-        ]
-        return max(matching, key=lambda r: r.specificity, default=None)
+        key = (provider, model, kind, params.resolution, params.generate_audio)
+        if key not in self._found:
+            rows = self._by_provider.get(provider, ())
+            self._found[key] = next((r for r in rows if r.matches(model, kind, params)), None)
+        return self._found[key]
 
     def estimate(
         self, provider: str, model: str, kind: StepKind, params: VideoParams
