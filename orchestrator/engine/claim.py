@@ -174,7 +174,7 @@ class Claimer:
                 await tx.claims.lock_provider(name)
                 keys = await tx.claims.due_submits(name, now, wanted)
             if keys:
-                in_flight = await tx.claims.in_flight_of(name)
+                in_flight = await tx.claims.in_flight_of(name, settings.max_in_flight)
                 keys = keys[: max(settings.max_in_flight - in_flight, 0)]
                 # Claim only what is sent at once: a claimed submit never waits for the
                 # request rate (it would sit as 'submitting' meanwhile, and be held as

@@ -45,9 +45,10 @@ class ClaimTx:
             await self._conn.executemany(q.RELEASE_POLL, [(now, p, i) for p, i in keys])
             self._job.made_due = True
 
-    async def in_flight_of(self, provider: str) -> int:
-        """Tasks of ``provider`` submitted (or being submitted) and not finished."""
-        return int(await self._conn.fetchval(q.IN_FLIGHT_OF, (provider,)) or 0)
+    async def in_flight_of(self, provider: str, up_to: int) -> int:
+        """Tasks of ``provider`` submitted (or being submitted) and not finished, counted up
+        to ``up_to``."""
+        return int(await self._conn.fetchval(q.IN_FLIGHT_OF, (provider, up_to)) or 0)
 
     async def lock_provider(self, provider: str) -> None:
         """Serialize claims of ``provider``'s submits across replicas until this commits (so

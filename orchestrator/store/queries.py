@@ -64,9 +64,12 @@ RELEASE_POLL = """
     UPDATE steps SET next_at = ?
     WHERE pipeline_id = ? AND idx = ? AND status IN ('submitted', 'running')
 """
+# Counted only up to the limit the claim compares it with: beyond it, the number is moot.
 IN_FLIGHT_OF = """
-    SELECT COUNT(*) FROM steps
-    WHERE status IN ('submitting', 'submitted', 'running') AND provider = ?
+    SELECT COUNT(*) FROM (
+        SELECT 1 FROM steps
+        WHERE status IN ('submitting', 'submitted', 'running') AND provider = ? LIMIT ?
+    ) AS counted
 """
 NEXT_DUE = """
     SELECT MIN(next_at) FROM steps

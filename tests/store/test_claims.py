@@ -80,14 +80,16 @@ async def test_release_polls_makes_in_flight_steps_due_now(store: Store) -> None
 
 
 async def test_in_flight_counts_per_provider(store: Store) -> None:
-    """Submitting, submitted and running steps count as in flight, per provider."""
+    """Submitting, submitted and running steps count as in flight, per provider, up to the
+    limit asked (the claim compares it with max_in_flight; past it the count is moot)."""
     await _steps(store)
 
     async def job(tx: Transaction) -> tuple[int, int, int]:
         await tx.claims.lock_provider("fake")
-        return await tx.claims.in_flight_of("fake"), await tx.claims.in_flight_of("other"), 0
+        fake, other = tx.claims.in_flight_of("fake", 100), tx.claims.in_flight_of("other", 100)
+        return await fake, await other, await tx.claims.in_flight_of("fake", 3)
 
-    assert await store.run(job) == (4, 0, 0)
+    assert await store.run(job) == (4, 0, 3)
 
 
 async def test_tasks_in_flight_by_provider(store: Store) -> None:
