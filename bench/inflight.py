@@ -265,7 +265,7 @@ def claim_path_queries(provider: str, replica: str, now: float) -> dict[str, Que
             q.DUE_SUBMITS.format(lock=""),
             (provider, now, 64),
         ),
-        "IN_FLIGHT_OF (per pass with due submits)": (q.IN_FLIGHT_OF, (provider,)),
+        "IN_FLIGHT_OF (per pass with due submits)": (q.IN_FLIGHT_OF, (provider, 1000)),
         "NEXT_DUE (after each empty pass)": (q.NEXT_DUE, ()),
         "ADOPTABLE (per pass)": (q.ADOPTABLE, ()),
         "ORPHANED_SUBMITS (heartbeat, 10 s)": (q.ORPHANED_SUBMITS, (replica, now - 30)),
