@@ -10,7 +10,10 @@ B. Durability: the receiver is killed with SIGKILL at a random moment under load
    callback that was answered 200 must have its row in ``callbacks``. Target: 0 missing.
 C. Latency: ``reelay serve`` against the sandbox (its own callbacks dropped); we send each base
    step's success callback at a steady rate and measure callback sent -> the sandbox accepting
-   the extend's submit. Target: p99 <= 20 ms.
+   the extend's submit. Target: p99 <= 20 ms. Beside it: the serve process's CPU per callback,
+   and where the milliseconds go, segment by segment, from timestamps reelay keeps anyway (the
+   callback's ``received_at``, the events' ``created_at``, the sandbox task's ``created_at``).
+   reelay and the sandbox run from a copy of the working tree taken when part C starts.
 
 Every server runs in its own process: servers pinned to CPU 0, load generators (and the
 sandbox, in C) to CPU 1, when ``taskset`` is available. uvicorn runs on uvloop + httptools with
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -51,6 +55,10 @@ from orchestrator.domain.values import VideoParams
 from orchestrator.settings import PROVIDER_NAMES
 from orchestrator.store import Transaction, open_store
 from receiver.tokens import CallbackTokens
+
+if __package__ in (None, ""):  # run as ``python bench/callbacks.py``: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.replicas import snapshot
 
 BENCH = Path(__file__).resolve().parent
 SERVER_CPU, LOADGEN_CPU = 0, 1
@@ -403,7 +411,12 @@ def part_a(
             warm = loadgen.run(url, requests, offset, args.warmup, args.connections)
             if mode == "receiver":
                 offset += warm["sent"]
+            cpu0 = cpu_seconds(server.pid)
             result = loadgen.run(url, requests, offset, args.seconds, args.connections)
+            cpu1 = cpu_seconds(server.pid)
+            served = result["rps"] * args.seconds
+            if cpu0 is not None and cpu1 is not None and served:
+                result["cpu_us"] = (cpu1 - cpu0) / served * 1e6
             if mode == "receiver":
                 offset += result["sent"]
         finally:
@@ -415,7 +428,8 @@ def part_a(
         print(
             f"   {label:<28} {result['rps']:>9,.0f} req/s   "
             f"latency p50 {result['p50']:>8} p99 {result['p99']:>8}   "
-            f"failed {result['failed']}"
+            f"failed {result['failed']} | CPU {result.get('cpu_us', float('nan')):.0f} us per "
+            "request (server process)"
         )
     ratio = results["receiver"]["rps"] / results["bare"]["rps"]
     distinct = "yes" if offset <= listed else f"NO: list of {listed} wrapped, {offset} sent"
@@ -609,6 +623,109 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[rank]
 
 
+# Where the milliseconds of one callback -> extend chain go, from timestamps reelay already keeps.
+# Each ``now`` of the engine is taken when a claim or a record *starts*, before its transaction
+# runs; so each segment below ends with a stage's stamp and holds the previous stage's commit.
+MARKS = ("sent", "received", "succeeded", "submitting", "accepted", "submitted")
+SEGMENTS = (
+    (
+        "receive -> recorded",
+        "1 transaction: the intake batch (received_at is stamped inside it, before its "
+        "commit); before it the receiver's HTTP, token check, parse, and the wait for the writer",
+    ),
+    (
+        "recorded -> confirmed success",
+        "2 transactions + 1 request: the intake's commit, the claim that leases the poll, the "
+        "status GET; the record stamps step.succeeded before its own transaction",
+    ),
+    (
+        "success -> extend claimed",
+        "1 transaction (+ any claim already running): the record (step succeeded, pipeline "
+        "settled, child due, events, downloads); the claim stamps step.submitting before its own",
+    ),
+    (
+        "claimed -> sandbox accepted",
+        "1 transaction + 1 request: the claim's (budget admission, step submitting), then the "
+        "submit POST until the sandbox stores the task",
+    ),
+    (
+        "(after) accepted -> submit recorded",
+        "off the path: the answer queued to the recorder, which stamps step.submitted before "
+        "its (5th) transaction",
+    ),
+)
+
+
+def chain_marks(
+    db_path: Path,
+    rows: Sequence[dict[str, Any]],
+    order: Sequence[str],
+    tasks: dict[str, str],
+    extends: dict[str, dict[str, Any]],
+) -> list[dict[str, float]]:
+    """Per callback, the epoch seconds of each of ``MARKS`` that was found: the send, its row's
+    ``received_at``, the base's ``step.succeeded``, the extend's ``step.submitting``, the sandbox
+    task's ``created_at``, the extend's ``step.submitted``."""
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        received = dict(
+            db.execute(
+                "SELECT pipeline_id, MIN(received_at) FROM callbacks WHERE step_idx = 0 "
+                "GROUP BY pipeline_id"
+            ).fetchall()
+        )
+        events = {
+            (pid, idx, kind): at
+            for pid, idx, kind, at in db.execute(
+                "SELECT pipeline_id, step_idx, type, MIN(created_at) FROM events WHERE type IN "
+                "('step.succeeded', 'step.submitting', 'step.submitted') "
+                "GROUP BY pipeline_id, step_idx, type"
+            ).fetchall()
+        }
+    found = []
+    for row in rows:
+        pid = order[row["index"]]
+        task = extends.get(tasks[pid])
+        stamps = {
+            "sent": row["sent"],
+            "received": received.get(pid),
+            "succeeded": events.get((pid, 0, "step.succeeded")),
+            "submitting": events.get((pid, 1, "step.submitting")),
+            "accepted": task["created_at"] if task else None,
+            "submitted": events.get((pid, 1, "step.submitted")),
+        }
+        found.append({k: float(v) for k, v in stamps.items() if v is not None})
+    return found
+
+
+def print_breakdown(marks: Sequence[dict[str, float]], cpu_ms: float | None) -> None:
+    complete = [m for m in marks if all(k in m for k in MARKS)]
+    print(
+        f"   where the milliseconds go ({len(complete):,} of {len(marks):,} chains with every "
+        "timestamp; p50 and p99 of each segment on its own):"
+    )
+    print(f"     {'segment':<36}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}  transactions in it")
+    for (name, what), (start, end) in zip(SEGMENTS, itertools.pairwise(MARKS), strict=True):
+        spans = [(m[end] - m[start]) * 1000 for m in complete]
+        if not spans:
+            continue
+        print(
+            f"     {name:<36}{percentile(spans, 50):8.1f}{percentile(spans, 99):8.1f}"
+            f"{max(spans):8.1f}  {what}"
+        )
+    whole = [(m["accepted"] - m["sent"]) * 1000 for m in complete]
+    if whole:
+        p50s = sum(
+            percentile([(m[b] - m[a]) * 1000 for m in complete], 50)
+            for a, b in itertools.pairwise(MARKS[:5])
+        )
+        beside = f" | CPU {cpu_ms:.2f} ms per callback" if cpu_ms is not None else ""
+        print(
+            f"     {'sent -> sandbox accepted (whole)':<36}{percentile(whole, 50):8.1f}"
+            f"{percentile(whole, 99):8.1f}{max(whole):8.1f}  4 transactions + 2 requests in a "
+            f"row (sum of the four p50s: {p50s:.1f} ms){beside}"
+        )
+
+
 def part_c(args: argparse.Namespace, procs: Processes, tmp: Path, secret: str) -> dict[str, Any]:
     n = args.pipelines
     print(
@@ -619,16 +736,22 @@ def part_c(args: argparse.Namespace, procs: Processes, tmp: Path, secret: str) -
     sandbox = f"http://127.0.0.1:{sandbox_port}"
     api = f"http://127.0.0.1:{api_port}"
     public = f"http://127.0.0.1:{public_port}"
+    # reelay and the sandbox run from a copy: edits to the working tree meanwhile don't reach them.
+    code = tmp / "code"
+    print(f"   reelay and the sandbox run a copy of {snapshot(code, None)}")
+    code_env = {**os.environ, "PYTHONPATH": str(code)}
     sb = procs.start(
         python(
             "-m", "orchestrator.cli", "sandbox", "--port", str(sandbox_port), "--task-seconds", "0"
         ),
         cpu=LOADGEN_CPU,
         cwd=tmp,
+        env=code_env,
     )
     wait_http(sandbox + "/_sandbox/health", sb, procs)
     httpx.post(sandbox + "/_sandbox/config", json={"drop_callback_rate": 1.0}).raise_for_status()
     env = reelay_env(tmp, sandbox, api_port, public_port, secret)
+    env["PYTHONPATH"] = str(code)
     reelay = procs.start(
         python("-m", "orchestrator.cli", "serve"), cpu=SERVER_CPU, env=env, cwd=tmp
     )
@@ -711,15 +834,19 @@ def part_c(args: argparse.Namespace, procs: Processes, tmp: Path, secret: str) -
             f"   callback answered 200 after  p50 {percentile(acks, 50):6.1f} ms   "
             f"p99 {percentile(acks, 99):6.1f} ms   max {max(acks):6.1f} ms"
         )
+    cpu_ms = None
     if cpu_before is not None and cpu_after is not None and extends:
         first = min(r["sent"] for r in rows)
         last = max(t["created_at"] for t in extends.values())
         used = cpu_after - cpu_before
+        cpu_ms = used / n * 1000
         print(
-            f"   reelay process CPU           {used / n * 1000:.2f} ms per callback; "
-            f"{used:.1f} s over the {last - first:.1f} s from first callback to last extend "
+            f"   reelay process CPU           {cpu_ms:.2f} ms per callback (user+sys of the serve "
+            f"process, first callback -> last extend accepted, / {n:,}); {used:.1f} s over the "
+            f"{last - first:.1f} s from first callback to last extend "
             f"({used / max(last - first, 1e-9):.0%} of its one core)"
         )
+    beside = f" | CPU {cpu_ms:.2f} ms per callback" if cpu_ms is not None else ""
     all_submitted = len(latencies) == n
     print(
         f"   extends submitted            {len(latencies):,} of {n:,}"
@@ -730,7 +857,7 @@ def part_c(args: argparse.Namespace, procs: Processes, tmp: Path, secret: str) -
         return {"extends": 0}
     print(
         f"   callback -> extend submit    p50 {ms[50]:6.1f} ms   p90 {ms[90]:6.1f} ms   "
-        f"p99 {ms[99]:6.1f} ms   max {max(latencies):6.1f} ms"
+        f"p99 {ms[99]:6.1f} ms   max {max(latencies):6.1f} ms{beside}"
     )
     print(
         "   (from the moment each callback was sent; counted from its scheduled time instead, "
@@ -739,9 +866,13 @@ def part_c(args: argparse.Namespace, procs: Processes, tmp: Path, secret: str) -
         "confirmed callback -> extend submit.)"
     )
     verdict = "met" if ms[99] <= TARGET_P99_MS and all_submitted else "MISSED"
-    print(f"   p99 {ms[99]:.1f} ms   target <= {TARGET_P99_MS:g} ms, all submitted: {verdict}")
-    Processes.stop(reelay)
+    print(
+        f"   p99 {ms[99]:.1f} ms   target <= {TARGET_P99_MS:g} ms, all submitted: {verdict}{beside}"
+    )
+    Processes.stop(reelay)  # its last outcomes recorded: the database is read below
     Processes.stop(sb)
+    marks = chain_marks(tmp / "reelay.db", rows, order, tasks, extends)
+    print_breakdown(marks, cpu_ms)
     return {"extends": len(latencies), "p50": ms[50], "p99": ms[99], "max": max(latencies)}
 
 
@@ -786,7 +917,7 @@ def busy_elsewhere(seconds: float = 1.0) -> float:
 def source_state() -> str:
     """The commit measured, and whether product files differ from it (others edit them)."""
     root = BENCH.parent
-    imported = Path(eventloop.__file__).resolve().parent.parent
+    imported = Path(eventloop.__file__).resolve().parents[2]
     if imported != root:
         return f"orchestrator imported from {imported}, not from this checkout"
     try:

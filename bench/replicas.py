@@ -296,6 +296,54 @@ def snapshot(dest: Path, ref: str | None) -> str:
     return f"the working tree: {head}{edits}"
 
 
+@contextlib.asynccontextmanager
+async def sandbox_from(
+    code: Path, task_seconds: float, log_path: Path
+) -> AsyncIterator[tuple[str, int]]:
+    """The provider sandbox in its own process, run from the copy of the code at ``code`` (so
+    that edits to the working tree meanwhile don't reach it): its URL and process id."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REELAY_")}
+    env["PYTHONPATH"] = str(code)
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "sandbox",
+            "--port",
+            str(port),
+            "--task-seconds",
+            str(task_seconds),
+            env=env,
+            cwd=log_path.parent,  # not the checkout: ``-m`` would import its live tree first
+            stdout=log,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                deadline = time.monotonic() + 30
+                while True:
+                    if proc.returncode is not None:
+                        raise RuntimeError(f"the sandbox exited with {proc.returncode}")
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(url + "/_sandbox/health")).status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the sandbox did not answer within 30 s")
+                    await asyncio.sleep(0.05)
+            yield url, proc.pid
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 10)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+
+
 def replica_env(
     database_url: str, data_dir: Path, sandbox: str, task_seconds: float, code: Path
 ) -> dict[str, str]:
