@@ -5,7 +5,9 @@
 1,000 pipelines (generate + 2 extends, each with a webhook_url) run against the sandbox in one
 process while a receiver in another records, for every message's first attempt, the time from
 the event (the body's timestamp, taken when the transition was committed) to its arrival.
-Not a test: numbers only. Target: p99 <= 1 s.
+Not a test: numbers only. Target: p99 <= 500 ms. Beside it: the CPU of this process (reelay's
+engine and deliverer) per message, and the guarantees: every pipeline succeeded, every event
+reached the receiver, and no step was submitted twice.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ async def main(args: argparse.Namespace) -> None:
                         asyncio.create_task(rt.deliverer.run()),
                     ]
                     start = time.perf_counter()
+                    cpu_start = time.process_time()
                     gate = asyncio.Semaphore(100)
 
                     async def create(n: int) -> None:
@@ -91,6 +94,11 @@ async def main(args: argparse.Namespace) -> None:
                     while len((await client.get(hook + "/stats")).json()["delays"]) < events:  # noqa: ASYNC110
                         await asyncio.sleep(0.05)
                     wall = time.perf_counter() - start
+                    cpu = time.process_time() - cpu_start
+                    views = await rt.store.list_pipelines(limit=args.pipelines)
+                    succeeded = sum(v.pipeline.status == "succeeded" for v in views)
+                    tasks_seen = (await client.get(sandbox + "/_sandbox/tasks")).json()
+                    twice = sum(t["submit_count"] > 1 for t in tasks_seen)
                     for component in (rt.engine, rt.deliverer):
                         component.stop()
                     await asyncio.gather(*tasks)
@@ -105,7 +113,12 @@ async def main(args: argparse.Namespace) -> None:
         f"transition -> first delivery attempt: p50 {q[49] * 1000:.0f} ms, "
         f"p90 {q[89] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
     )
-    print(f"target p99 <= 1000 ms: {'met' if q[98] <= 1.0 else 'NOT met'}")
+    print(f"CPU of reelay's process  {cpu * 1000 / len(delays):.2f} ms per message ({cpu:.1f} s)")
+    print(
+        f"check: pipelines succeeded {succeeded} of {args.pipelines}; events delivered "
+        f"{len(delays)} of {events}; steps submitted twice {twice}"
+    )
+    print(f"target p99 <= 500 ms: {'met' if q[98] <= 0.5 else 'NOT met'}")
 
 
 if __name__ == "__main__":
