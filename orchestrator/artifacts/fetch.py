@@ -1,12 +1,16 @@
 """Fetching one result video: streamed to a staging file, hashed on the way, checked at the end.
 
-Nothing is held in memory beyond one chunk. The outcome says whether trying again could help:
+At most ``SPOOL_BYTES`` are held in memory: the bytes are written a spool at a time, each write
+one call in a worker thread, and a small video is written, fsynced and closed in one (a thread
+hop per chunk cost more CPU than the whole download). The outcome says whether trying again
+could help:
 a dead link, a page that is not a video or a file over the cap never will; a dropped
 connection, a timeout or a 5xx may.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
@@ -14,14 +18,55 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-import anyio
 import httpx
 
 from orchestrator.common.retry_after import parse_retry_after
 
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream")
 """Content types a video may be served with; the bytes are checked either way."""
+
+
+SPOOL_BYTES = 1024 * 1024
+
+
+class _Spool:
+    """Chunks gathered in memory and written to ``path`` ``SPOOL_BYTES`` at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._file: BinaryIO | None = None
+
+    async def add(self, chunk: bytes) -> None:
+        self._pending.append(chunk)
+        self._size += len(chunk)
+        if self._size >= SPOOL_BYTES:
+            await asyncio.to_thread(self._spill)
+
+    async def finish(self) -> None:
+        """Write what is left, fsync and close: the file is whole on disk."""
+        await asyncio.to_thread(self._finish)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def _spill(self) -> None:
+        if self._file is None:
+            self._file = self._path.open("wb")
+        self._file.write(b"".join(self._pending))
+        self._pending.clear()
+        self._size = 0
+
+    def _finish(self) -> None:
+        self._spill()
+        assert self._file is not None
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +139,8 @@ async def _fetch(
         digest = hashlib.sha256()
         size = 0
         head = b""
-        async with await anyio.open_file(staged, "wb") as out:
+        spool = _Spool(staged)
+        try:
             async for chunk in response.aiter_raw():
                 size += len(chunk)
                 if size > max_bytes:
@@ -102,9 +148,10 @@ async def _fetch(
                 if len(head) < 12:
                     head += chunk[: 12 - len(head)]
                 digest.update(chunk)
-                await out.write(chunk)
-            await out.flush()
-            await anyio.to_thread.run_sync(os.fsync, out.wrapped.fileno())
+                await spool.add(chunk)
+            await spool.finish()
+        finally:
+            spool.close()
         if declared and declared.isdecimal() and size != int(declared):
             return FetchFailed(f"connection closed after {size} of {declared} bytes", True)
         if not is_mp4(head):

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from orchestrator.api import create_api_app
@@ -76,6 +76,7 @@ def fault_server(state: dict[str, int], unstall: asyncio.Event) -> Starlette:
 
         async def first_kib_then_wait() -> AsyncIterator[bytes]:
             yield MP4[:1024]
+            state["mid_body"] = state.get("mid_body", 0) + 1  # the first KiB went out
             await unstall.wait()
             yield MP4[1024:]
 
@@ -88,6 +89,9 @@ def fault_server(state: dict[str, int], unstall: asyncio.Event) -> Starlette:
     async def unstalling(request: Request) -> Response:
         unstall.set()
         return Response(status_code=204)
+
+    async def progress(request: Request) -> Response:
+        return JSONResponse(state)
 
     return Starlette(
         routes=[
@@ -102,7 +106,7 @@ def fault_server(state: dict[str, int], unstall: asyncio.Event) -> Starlette:
                 ("stalled", stalled),
             )
         ]
-        + [Route("/unstall", unstalling, methods=["POST"])]
+        + [Route("/unstall", unstalling, methods=["POST"]), Route("/progress", progress)]
     )
 
 
@@ -299,10 +303,10 @@ async def test_restart_mid_download_stores_once(rig: Rig, faults: str) -> None:
     first = rig.downloader(clock=clock, lease_s=60)
     running = asyncio.create_task(first.run())
 
-    def partial() -> list[Path]:
-        return list((rig.root / ".staging").glob("*.partial"))
+    async def mid_body() -> bool:
+        return bool((await rig.client.get(f"{faults}/progress")).json().get("mid_body"))
 
-    await eventually(partial, what="a download to be mid-body")
+    await eventually(mid_body, what="a download to be mid-body")
     first.stop()  # like a crash: the downloads in flight are dropped, their leases held
     await running
     await rig.client.post(f"{faults}/unstall")

@@ -1,8 +1,10 @@
-"""A refused video link says how long to wait, read as every other Retry-After is."""
+"""Fetching one video link: a refusal says how long to wait, read as every other Retry-After
+is; a video larger than the in-memory spool is staged whole; nothing is left on failure."""
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,10 +12,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from orchestrator.artifacts.fetch import FetchFailed, fetch
+from orchestrator.artifacts.fetch import SPOOL_BYTES, Fetched, FetchFailed, fetch
 from orchestrator.common.retry_after import MAX_RETRY_AFTER_S
 from orchestrator.common.transport import AiohttpTransport
 from tests.loopback import serve_app
@@ -62,4 +64,49 @@ async def test_a_refusal_carries_its_retry_after(
     async with httpx.AsyncClient(transport=AiohttpTransport(), timeout=5) as client:
         result = await fetch(client, url, {}, tmp_path, max_bytes=1000, clock=lambda: NOW)
     assert result == FetchFailed(f"HTTP {status}", retryable=True, retry_after=expected)
+    assert staged_files(tmp_path) == []
+
+
+BIG = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * (3 * 4096 + 7)
+"""An MP4-looking body of just over 3 MiB: written in several spools."""
+
+
+def big_server() -> Starlette:
+    """``/big`` with its length; ``/streamed`` in 64 KiB chunks without one."""
+
+    async def big(request: Request) -> Response:
+        return Response(BIG, media_type="video/mp4")
+
+    async def streamed(request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(BIG), 65536):
+                yield BIG[start : start + 65536]
+
+        return StreamingResponse(chunks(), media_type="video/mp4")
+
+    return Starlette(routes=[Route("/big", big), Route("/streamed", streamed)])
+
+
+async def test_a_video_larger_than_a_spool_is_staged_whole(tmp_path: Path) -> None:
+    async with (
+        serve_app(big_server(), lifespan="off") as url,
+        httpx.AsyncClient(transport=AiohttpTransport(), timeout=5) as client,
+    ):
+        result = await fetch(client, url + "/big", {}, tmp_path, max_bytes=10**8)
+    assert isinstance(result, Fetched)
+    assert len(BIG) > 3 * SPOOL_BYTES
+    assert (result.size, result.sha256) == (len(BIG), hashlib.sha256(BIG).hexdigest())
+    assert result.staged.read_bytes() == BIG
+    assert staged_files(tmp_path) == [result.staged]
+
+
+async def test_a_video_over_the_cap_leaves_nothing_staged(tmp_path: Path) -> None:
+    """Refused once more than the cap has come, after spools were written to the file."""
+    async with (
+        serve_app(big_server(), lifespan="off") as url,
+        httpx.AsyncClient(transport=AiohttpTransport(), timeout=5) as client,
+    ):
+        result = await fetch(client, url + "/streamed", {}, tmp_path, max_bytes=2 * SPOOL_BYTES)
+    assert isinstance(result, FetchFailed)
+    assert not result.retryable
     assert staged_files(tmp_path) == []
