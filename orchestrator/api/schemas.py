@@ -27,11 +27,24 @@ class ErrorOut(BaseModel):
     message: str
 
 
+class ProbeOut(BaseModel):
+    """What the kept video is, measured with FFmpeg's libraries when it was kept."""
+
+    duration_s: float
+    fps: float | None
+    frames: int
+    width: int
+    height: int
+    video_codec: str
+    audio_codec: str | None
+
+
 class ArtifactOut(BaseModel):
     sha256: str
     size: int
     content_type: str
     url: str
+    probe: ProbeOut | None = None
 
 
 def usd_or_none(micros: int | None) -> Usd | None:
@@ -261,6 +274,7 @@ def _artifact_out(kept: StepArtifact | None) -> ArtifactOut | None:
         sha256=a.sha256,
         size=a.size,
         content_type=a.content_type,
+        probe=None if a.probe is None else ProbeOut.model_construct(**a.probe),
         url=f"/v1/pipelines/{kept.pipeline_id}/steps/{kept.step}/video",
     )
 

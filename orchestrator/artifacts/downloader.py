@@ -19,6 +19,7 @@ from dataclasses import replace
 import httpx
 
 from orchestrator.artifacts.fetch import Fetched, FetchFailed, fetch
+from orchestrator.artifacts.probe import ProbeFailed, probe
 from orchestrator.artifacts.storage import ArtifactStorage, StorageUnavailable
 from orchestrator.claim_loop import ClaimLoop
 from orchestrator.common import backoff, logs
@@ -112,6 +113,13 @@ class Downloader:
         )
         if isinstance(result, Fetched):
             try:
+                measured = await asyncio.to_thread(probe, result.staged)
+            except ProbeFailed as exc:
+                result.staged.unlink(missing_ok=True)
+                failure = FetchFailed(f"not a playable video: {exc}", retryable=False)
+                await self._record(download, failure=failure)
+                return
+            try:
                 stored = await self._storage.put(
                     result.staged, result.sha256, result.size, result.content_type
                 )
@@ -120,7 +128,9 @@ class Downloader:
                 failure = FetchFailed(f"artifact storage unavailable: {exc}", retryable=True)
                 await self._record(download, failure=failure)
                 return
-            artifact = Artifact(stored.sha256, stored.size, stored.content_type, stored.key)
+            artifact = Artifact(
+                stored.sha256, stored.size, stored.content_type, stored.key, measured.as_json()
+            )
             await self._record(download, artifact=artifact)
         else:
             log.info(
@@ -161,6 +171,7 @@ class Downloader:
                     "sha256": artifact.sha256,
                     "size": artifact.size,
                     "content_type": artifact.content_type,
+                    "probe": artifact.probe,
                 },
             )
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 
 class DownloadStatus(enum.StrEnum):
@@ -44,6 +45,8 @@ class Artifact:
     size: int
     content_type: str
     storage_key: str
+    probe: dict[str, Any] | None = None
+    """What the video is, measured when it was kept (``artifacts.probe``)."""
 
 
 @dataclass(frozen=True, slots=True)

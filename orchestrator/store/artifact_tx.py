@@ -3,6 +3,7 @@ the API shows of them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -86,7 +87,14 @@ class ArtifactTx:
     async def insert_artifact(self, artifact: Artifact, now: float) -> None:
         await self._conn.execute(
             q.INSERT_ARTIFACT,
-            (artifact.sha256, artifact.size, artifact.content_type, artifact.storage_key, now),
+            (
+                artifact.sha256,
+                artifact.size,
+                artifact.content_type,
+                artifact.storage_key,
+                None if artifact.probe is None else json.dumps(artifact.probe, sort_keys=True),
+                now,
+            ),
         )
 
     async def prunable_artifacts(
@@ -109,7 +117,10 @@ async def step_artifacts(conn: Connection, pipeline_ids: Collection[str]) -> lis
         for r in await conn.fetch(sql, chunk):
             artifact = None
             if r["sha256"] is not None and r["storage_key"] is not None:
-                artifact = Artifact(r["sha256"], r["size"], r["content_type"], r["storage_key"])
+                probe = None if r["probe"] is None else json.loads(r["probe"])
+                artifact = Artifact(
+                    r["sha256"], r["size"], r["content_type"], r["storage_key"], probe
+                )
             found.append(
                 StepArtifact(
                     pipeline_id=r["pipeline_id"],

@@ -280,13 +280,13 @@ UPDATE_DOWNLOAD = """
 """
 NEXT_DOWNLOAD_DUE = "SELECT MIN(next_attempt_at) FROM downloads WHERE status = 'pending'"
 INSERT_ARTIFACT = """
-    INSERT INTO artifacts (sha256, size, content_type, storage_key, created_at)
-    VALUES (?, ?, ?, ?, ?)
+    INSERT INTO artifacts (sha256, size, content_type, storage_key, probe, created_at)
+    VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (sha256) DO NOTHING
 """
 ARTIFACTS_OF = """
     SELECT d.pipeline_id, d.step_idx, d.url_idx, d.status, d.error, a.sha256, a.size,
-           a.content_type, a.storage_key
+           a.content_type, a.storage_key, a.probe
     FROM downloads d LEFT JOIN artifacts a ON a.sha256 = d.sha256
     WHERE d.pipeline_id IN ({ids})
     ORDER BY d.pipeline_id, d.step_idx, d.url_idx

@@ -301,6 +301,10 @@ _DUE_BY_PROVIDER_V8 = [
 ]
 
 
+# What each kept video is, measured (duration, frame rate, frames, resolution, codecs): JSON.
+_PROBES_V9 = ["ALTER TABLE artifacts ADD COLUMN probe TEXT"]
+
+
 def migrations(dialect: Dialect) -> list[list[str]]:
     """Migration N (1-based) is ``migrations(d)[N - 1]``: statements run in one transaction."""
     return [
@@ -312,6 +316,7 @@ def migrations(dialect: Dialect) -> list[list[str]]:
         _NOT_FOUND_POLLS_V6,
         _MONEY_V7,
         _DUE_BY_PROVIDER_V8,
+        _PROBES_V9,
     ]
 
 

@@ -135,6 +135,11 @@ async def pipeline_page(request: Request) -> Response:
         callbacks=await serving.store.terminal_callbacks(pipeline_id),
         videos=videos,
         money=steps,
+        probes={
+            s.index: s.artifact.probe.model_dump()
+            for s in out.steps
+            if s.artifact is not None and s.artifact.probe is not None
+        },
     )
     seq = view.pipeline.event_seq
     events = await serving.store.events(pipeline_id, max(0, seq - EVENTS_SHOWN), EVENTS_SHOWN)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestrator.domain.models import PipelineView, Step, StepStatus
 from orchestrator.errors import Rejected
@@ -27,6 +28,8 @@ class Node:
     """Why this step cannot be extended now; None when it can."""
     money: Money | None = None
     """The step's money: its estimate, and what its submits reserved, charged and refunded."""
+    video_facts: str | None = None
+    """What the kept video is, measured: ``1.0 s · 160x90 · 24 fps · h264 + aac``."""
     children: list[Node] = field(default_factory=list)
 
     @property
@@ -70,10 +73,12 @@ def build(
     callbacks: Mapping[tuple[int, str], float],
     videos: Mapping[int, str],
     money: Mapping[int, Money],
+    probes: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Tree:
     """``callbacks``: when a callback said (step, task) finished; ``videos``: kept videos by
-    step index; ``money``: each step's, by index; ``provider``: the pipeline's, None if
-    it is no longer configured."""
+    step index; ``money``: each step's, by index; ``probes``: each kept video's measures;
+    ``provider``: the pipeline's, None if it is no longer configured."""
+    measured = probes or {}
     nodes: list[Node] = []
     for step in view.steps:
         depth = 0 if step.parent is None else nodes[step.parent].depth + 1
@@ -85,6 +90,7 @@ def build(
                 video=videos.get(step.index),
                 extend_refusal=_extend_refusal(view, step, provider, now),
                 money=money.get(step.index),
+                video_facts=_facts(measured.get(step.index)),
             )
         )
     roots: list[Node] = []
@@ -92,6 +98,16 @@ def build(
         parent = node.step.parent
         (roots if parent is None else nodes[parent].children).append(node)
     return Tree(roots, nodes)
+
+
+def _facts(probe: Mapping[str, Any] | None) -> str | None:
+    if probe is None:
+        return None
+    parts = [f"{probe['duration_s']:g} s", f"{probe['width']}x{probe['height']}"]
+    if probe.get("fps"):
+        parts.append(f"{probe['fps']:g} fps")
+    codecs = probe["video_codec"] + (f" + {probe['audio_codec']}" if probe["audio_codec"] else "")
+    return " · ".join([*parts, codecs])
 
 
 def _completion(step: Step, callbacks: Mapping[tuple[int, str], float]) -> str | None:

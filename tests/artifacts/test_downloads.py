@@ -48,6 +48,10 @@ def fault_server(state: dict[str, int], unstall: asyncio.Event) -> Starlette:
     async def html(request: Request) -> Response:
         return Response("<html>expired</html>", media_type="text/html")
 
+    async def undecodable(request: Request) -> Response:
+        """Starts like an MP4 (an ftyp box) and holds nothing FFmpeg can decode."""
+        return Response(MP4[:32] + b"\x00garbage" * 500, media_type="video/mp4")
+
     async def fake_video(request: Request) -> Response:
         return Response(b"<html>not a video at all</html>", media_type="video/mp4")
 
@@ -100,6 +104,7 @@ def fault_server(state: dict[str, int], unstall: asyncio.Event) -> Starlette:
                 ("ok", ok),
                 ("html", html),
                 ("fake_video", fake_video),
+                ("undecodable", undecodable),
                 ("gone", gone),
                 ("big", big),
                 ("flaky", flaky),
@@ -211,6 +216,15 @@ async def test_success_from_the_sandbox_is_kept_and_served(rig: Rig) -> None:
             "size": len(MP4),
             "content_type": "video/mp4",
             "url": f"/v1/pipelines/{pid}/steps/0/video",
+            "probe": {
+                "duration_s": 1.0,
+                "fps": 24.0,
+                "frames": 24,
+                "width": 160,
+                "height": 90,
+                "video_codec": "h264",
+                "audio_codec": "aac",
+            },
         }
         whole = await api.get(shown["url"])
         assert (whole.status_code, whole.content) == (200, MP4)
@@ -253,12 +267,13 @@ async def test_expired_sandbox_link_fails_with_an_event(rig: Rig) -> None:
         ("gone", "404"),
         ("html", "content type"),
         ("fake_video", "not an MP4"),
+        ("undecodable", "not a playable video"),
         ("big", "cap"),
     ],
 )
 async def test_permanent_failures(rig: Rig, faults: str, path: str, words: str) -> None:
-    """A dead link, an HTML page, HTML bytes labelled video/mp4 and an oversize file are failed
-    downloads, never artifacts."""
+    """A dead link, an HTML page, HTML bytes labelled video/mp4, an MP4 that does not decode
+    and an oversize file are failed downloads, never artifacts."""
     pid = await rig.succeeded_pipeline(f"{faults}/{path}")
     await rig.downloader(max_bytes=100_000).run_once()
     [kept] = await rig.store.step_artifacts([pid])

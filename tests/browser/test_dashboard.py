@@ -53,6 +53,9 @@ def test_create_a_pipeline_through_the_form_and_watch_it_finish(page: Page, stac
         page.wait_for_function(
             "v => v.readyState >= 1 && v.duration > 0", arg=players.nth(i).element_handle()
         )
+    # Each kept video was measured when it was kept (the sandbox's: 1 s, 160x90, 24 fps).
+    facts = page.locator("dd", has_text="160x90 · 24 fps · h264 + aac")
+    expect(facts).to_have_count(2)
     shoot(page, "pipeline")
     shoot(page, "pipeline-view", full_page=False)  # the README's picture
     page.set_viewport_size({"width": 390, "height": 844})
