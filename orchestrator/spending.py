@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Literal
 
 from orchestrator.domain.ledger import COMMITTED, GLOBAL, LedgerEntry, day_of, month_of
@@ -269,18 +268,4 @@ class Spending:
 _FIELDS = ("submits", "charged", "refunded", "reserved", "unpriced_submits")
 
 
-def parse_day(text: str, field: str) -> str:
-    """A UTC day ``2026-12-04`` (or the day of an ISO time), or ``Rejected`` naming the field."""
-    try:
-        if len(text) == 10:
-            return date.fromisoformat(text).isoformat()
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        problem = FieldProblem(field, f"must be a day such as 2026-12-04, got {text[:40]!r}")
-        raise Rejected(joined([problem]), [problem]) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).date().isoformat()
-
-
-__all__ = ["GLOBAL", "Budgets", "Cost", "Spending", "parse_day", "pipeline_costs"]
+__all__ = ["GLOBAL", "Budgets", "Cost", "Spending", "pipeline_costs"]

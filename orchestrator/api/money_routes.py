@@ -19,12 +19,12 @@ from orchestrator.api.money_schemas import (
 from orchestrator.api.params import Choice, Param
 from orchestrator.api.schemas import json_response, usd_or_none
 from orchestrator.api.services import services
-from orchestrator.common.times import is_time
+from orchestrator.common.times import is_time, parse_time
+from orchestrator.domain.ledger import day_of
 from orchestrator.domain.prices import to_micros, usd
 from orchestrator.engine.budget import Period
 from orchestrator.plans import PipelineRequest, total_estimate, unpriced_steps
 from orchestrator.spending import GroupBy as SpendGroupBy
-from orchestrator.spending import parse_day
 
 _GROUPS: dict[str, SpendGroupBy] = {
     "provider": "provider",
@@ -99,8 +99,8 @@ def _micros(value: str | None) -> int | None:
 async def get_spend(request: Request) -> Response:
     first, last = FROM.read(request), TO.read(request)
     report = await services(request).spending.spend(
-        None if first is None else parse_day(first, "from"),
-        None if last is None else parse_day(last, "to"),
+        None if first is None else day_of(parse_time(first)),
+        None if last is None else day_of(parse_time(last)),
         _GROUPS[GROUP_BY.read(request) or "provider"],
         PROVIDER.read(request),
     )

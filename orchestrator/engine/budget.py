@@ -22,7 +22,7 @@ from typing import Literal
 
 from orchestrator.domain.ledger import GLOBAL, UsageKey, day_of, month_of
 from orchestrator.domain.models import EventDraft, PipelineView, Step, StepError
-from orchestrator.domain.prices import usd
+from orchestrator.domain.prices import to_micros, usd
 from orchestrator.settings import PROVIDER_NAMES, Settings
 from orchestrator.store import Transaction
 from orchestrator.store.money_tx import CapOverride
@@ -35,7 +35,8 @@ BUDGET_CODES = ("BUDGET_EXCEEDED", "BUDGET_UNPRICED")
 
 
 def micros(amount: Decimal | None) -> int | None:
-    return None if amount is None else int(amount * 1_000_000)
+    """A cap setting (validated to at most 6 decimal places) in micro-USD."""
+    return None if amount is None else to_micros(amount)
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,11 +77,12 @@ class MoneyTx:
                     for key in usage_keys(s.provider, r.day):
                         deltas[key] += amount
             await self._conn.executemany(q.INSERT_LEDGER, rows)
-        plain = [
-            c
-            for c in changes
-            if isinstance(c, Move) and c.amount is None and c.to is Billing.CHARGED
-        ]
+        plain: list[Move] = []
+        changing: list[Move] = []  # may move a sum: read back one by one
+        for c in changes:
+            if isinstance(c, Move):
+                charged = c.amount is None and c.to is Billing.CHARGED
+                (plain if charged else changing).append(c)
         if plain:
             # The common case (an accepted submit) changes no sum: one statement for all.
             # Both states count against budgets, so no sum moves.
@@ -89,9 +90,8 @@ class MoneyTx:
                 q.CHARGE_LEDGER,
                 [(str(m.to), now, m.pipeline_id, m.index, m.seq, str(m.was)) for m in plain],
             )
-        for change in changes:
-            if isinstance(change, Move) and change not in plain:
-                await self._move(change, now, deltas)
+        for move in changing:
+            await self._move(move, now, deltas)
         await self._add_usage(deltas)
 
     async def _move(self, m: Move, now: float, deltas: dict[UsageKey, int]) -> None:
