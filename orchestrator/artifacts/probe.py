@@ -1,6 +1,8 @@
 """What a kept video is, measured with FFmpeg's libraries (PyAV): duration, frame rate, frame
 count, resolution and codecs. The first video frame is decoded too: a file that does not decode
-is not a video, whatever its first bytes say.
+is not a video, whatever its first bytes say. Its signature (``pictures.picture_signature``) is
+kept as ``first_frame``, to tell whether an extend's file starts where its parent's does;
+probes stored before it existed have none.
 
 Providers differ in what an extend's file holds (the whole video so far, or only the new
 segment), so reelay measures instead of assuming. Probing runs in a worker thread.
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import av
+
+from orchestrator.artifacts.pictures import picture_signature
 
 
 class ProbeFailed(Exception):
@@ -29,6 +33,7 @@ class Probe:
     height: int
     video_codec: str
     audio_codec: str | None
+    first_frame: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +67,7 @@ def probe(path: Path) -> Probe:
                 height=codec.height,
                 video_codec=codec.name,
                 audio_codec=None if audio is None else audio.codec_context.name,
+                first_frame=picture_signature(first),
             )
     except av.FFmpegError as exc:
         raise ProbeFailed(f"FFmpeg cannot read it ({exc.strerror or type(exc).__name__})") from None

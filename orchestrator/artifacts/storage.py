@@ -1,7 +1,9 @@
-"""Where downloaded videos live: one contract, content-addressed keys, and the errors.
+"""Where downloaded videos (and frames taken from them) live: one contract, content-addressed
+keys, and the errors.
 
-An artifact is stored once per SHA-256 under ``object_key``: ``ab/abcdef….mp4``. The key is the
-same on every backend (a backend may add its own prefix), so it can be recorded as is.
+An artifact is stored once per SHA-256 under ``object_key``: ``ab/abcdef….mp4`` (``.png`` for
+a frame). The key is the same on every backend (a backend may add its own prefix), so it can be
+recorded as is.
 
 The downloader streams into a file in ``staging_dir()`` while hashing it, then hands the finished
 file to ``put``, which moves or uploads it and always consumes it on success. The API serves
@@ -31,7 +33,7 @@ CHUNK_SIZE = 64 * 1024
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _KEY = re.compile(r"([0-9a-f]{2})/(\1[0-9a-f]{62})(\.[a-z0-9]{1,8})?")
-_EXTENSIONS = {"video/mp4": ".mp4"}
+_EXTENSIONS = {"video/mp4": ".mp4", "image/png": ".png"}
 
 
 class ArtifactError(ReelayError):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import pytest
 
-from orchestrator.artifacts.probe import ProbeFailed, probe
+from orchestrator.artifacts.pictures import picture_signature, same_picture
+from orchestrator.artifacts.probe import Probe, ProbeFailed, probe
+from tests.artifacts.clips import make_clip, picture
 
-SAMPLE = importlib.resources.files("orchestrator.sandbox").joinpath("sample.mp4")
+SAMPLE = Path(__file__).parent / "sample.mp4"
 
 
 def make_video(path: Path, *, frames: int, fps: int, size: tuple[int, int]) -> None:
@@ -61,3 +62,28 @@ def test_what_does_not_decode_is_not_a_video(tmp_path: Path, content: bytes) -> 
     with pytest.raises(ProbeFailed) as refused:
         probe(path)
     assert str(tmp_path) not in str(refused.value)  # says why, not where
+
+
+def test_the_first_frame_is_fingerprinted(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "a.mp4", [42, 43, 44], bframes=2)
+    found = probe(clip)
+    assert found.first_frame is not None
+    assert same_picture(found.first_frame, picture_signature(picture(42)))
+    assert not same_picture(found.first_frame, picture_signature(picture(43)))
+    assert found.as_json()["first_frame"] == found.first_frame
+    assert Probe.from_json(found.as_json()) == found
+
+
+def test_a_probe_stored_before_fingerprints_still_loads() -> None:
+    stored = {
+        "duration_s": 8.0,
+        "fps": 24.0,
+        "frames": 192,
+        "width": 1280,
+        "height": 720,
+        "video_codec": "h264",
+        "audio_codec": "aac",
+    }
+    loaded = Probe.from_json(stored)
+    assert loaded.first_frame is None
+    assert (loaded.frames, loaded.width) == (192, 1280)

@@ -19,6 +19,7 @@ from orchestrator.artifacts.storage import (
     ArtifactStorage,
     StorageUnavailable,
     StoredObject,
+    check_key,
     object_key,
 )
 from tests.artifacts.conftest import PART_SIZE, Backend, s3_storage
@@ -206,6 +207,25 @@ async def test_malformed_key_is_refused(backend: Backend, key: str) -> None:
         await backend.storage.size(key)
     with pytest.raises(ValueError, match="not an artifact key"):
         await backend.storage.delete(key)
+
+
+def test_frames_are_kept_as_png() -> None:
+    """A frame's key ends in .png, and a key of that form is accepted back."""
+    sha256 = hashlib.sha256(b"frame").hexdigest()
+    key = object_key(sha256, "image/png")
+    assert key == f"{sha256[:2]}/{sha256}.png"
+    assert check_key(key) == key
+    assert object_key(sha256, "application/x-unknown").endswith(".bin")
+
+
+async def test_a_png_round_trips(backend: Backend) -> None:
+    """A frame is stored under its .png key and reads back byte for byte."""
+    data = content(4096, seed=3)
+    path, sha256 = stage(backend.storage, data)
+    stored = await backend.storage.put(path, sha256, len(data), "image/png")
+    assert stored.key == f"{sha256[:2]}/{sha256}.png"
+    assert backend.stored_keys() == [stored.key]
+    assert await read_all(backend.storage, stored.key) == data
 
 
 async def test_empty_file_round_trips(backend: Backend) -> None:
