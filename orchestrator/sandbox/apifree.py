@@ -10,7 +10,8 @@ Where the docs are silent the sandbox chooses:
 - any non-empty ``model`` is accepted (Veo ids are undocumented); a remix without one keeps
   the source's, and answers ``seconds: "8"``;
 - errors use the OpenAI shape; a failed task carries ``error.code``
-  ``content_policy_violation``; remix sources follow octopusx's rules;
+  ``content_policy_violation``; remix sources follow octopusx's rules, and a remix's video is
+  the whole video so far;
 - JSON bodies only (no multipart uploads).
 """
 

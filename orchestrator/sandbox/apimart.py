@@ -10,8 +10,11 @@ base URL gets the terminal status POSTed to it + ``/callback`` (10 s timeout; re
 
 Where the docs are silent the sandbox chooses:
 
-- a failed task carries ``error: {"code": "content_policy_violation", "message": ...}``;
-  a no-output success carries ``result.videos: []``;
+- a failed task carries ``error: {"code": "content_policy_violation", "message": ...}``, or
+  ``"image_download_failed"`` when its first-frame image (``first_frame_image`` on the
+  ``-official`` models, the first of ``image_urls`` on the others; ``images``) could not be
+  fetched or decoded; a no-output success carries ``result.videos: []``;
+- a remix's video is the whole video so far, or with ``raw: true`` only the 7 s it adds;
 - ``resolution`` takes ``4k`` or ``4K`` on generation (the two pages disagree on the case);
 - a remix source that is unknown, or whose result link expired, is 404 "Video not found"; one
   not yet ``completed`` or failed is 400, as is a model other than the source's and a chain
@@ -34,9 +37,10 @@ from orchestrator.sandbox import fields
 from orchestrator.sandbox.callbacks import RetryPlan
 from orchestrator.sandbox.fields import Invalid
 from orchestrator.sandbox.guard import Guard
+from orchestrator.sandbox.images import FirstFrame
 from orchestrator.sandbox.media import base_url_of
 from orchestrator.sandbox.state import CallbackRequest, SandboxState
-from orchestrator.sandbox.tasks import MAX_EXTEND_HOPS, Kind, Phase, Task, fingerprint
+from orchestrator.sandbox.tasks import MAX_EXTEND_HOPS, Kind, Outcome, Phase, Task, fingerprint
 
 NAME = "apimart"
 PREFIX = "/apimart"
@@ -103,6 +107,8 @@ def status_body(task: Task, now: float) -> dict[str, Any]:
             url: str | list[str] = task.media_url if task.number % 2 else [task.media_url]
             videos.append({"url": url, "expires_at": int(task.expires_at)})
         data["result"] = {"videos": videos}
+    elif phase is Phase.FAILED and task.outcome is Outcome.IMAGE_FAILED:
+        data["error"] = {"code": "image_download_failed", "message": task.image_error}
     elif phase is Phase.FAILED:
         data["error"] = {
             "code": "content_policy_violation",
@@ -138,6 +144,14 @@ def check_generation(body: dict[str, Any]) -> tuple[str, str]:
     return model, prompt
 
 
+def first_frame_url(body: dict[str, Any], model: str) -> str | None:
+    """The first-frame image of a valid generation body, if it names one."""
+    if model in OFFICIAL_MODELS:
+        url: str | None = body.get("first_frame_image") or None
+        return url
+    return next(iter(body.get("image_urls") or ()), None)
+
+
 def check_remix(body: dict[str, Any]) -> tuple[str, str]:
     model = fields.required_text(body, "model", choices=STANDARD_MODELS)
     prompt = fields.required_text(body, "prompt")
@@ -170,7 +184,13 @@ def routes(state: SandboxState) -> list[Route]:
     guard = Guard(state, NAME, error, server_statuses=(500, 502))
 
     def accept(
-        request: Request, body: dict[str, Any], model: str, prompt: str, source: Task | None
+        request: Request,
+        body: dict[str, Any],
+        model: str,
+        prompt: str,
+        source: Task | None,
+        *,
+        first_frame: FirstFrame | None = None,
     ) -> Response:
         webhook = body.get("webhook")
         callback = None
@@ -188,6 +208,8 @@ def routes(state: SandboxState) -> list[Route]:
             fingerprint=fingerprint(NAME, kind, source_id, body, "webhook"),
             source=source,
             callback=callback,
+            first_frame=first_frame,
+            raw=source is not None and body.get("raw") is True,
         )
         return JSONResponse(
             {"code": 200, "data": [{"status": "submitted", "task_id": task.task_id}]}
@@ -201,7 +223,9 @@ def routes(state: SandboxState) -> list[Route]:
             model, prompt = check_generation(body)
         except Invalid as exc:
             return error(400, exc.message)
-        return accept(request, body, model, prompt, None)
+        url = first_frame_url(body, model)
+        first_frame = None if url is None else await state.images.first_frame(url)
+        return accept(request, body, model, prompt, None, first_frame=first_frame)
 
     async def remix(request: Request) -> Response:
         if (refusal := await guard.check(request, submit=True)) is not None:

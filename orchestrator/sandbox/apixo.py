@@ -14,6 +14,9 @@ Where the docs are silent the sandbox chooses:
 - an unknown, expired or extend task as the source gets the documented 400; a base that is
   still running or failed gets a 400 with its own message;
 - ``completeTime``/``costTime`` appear on failures too (as in the webhook example);
+- ``FIRST_AND_LAST_FRAMES_2_VIDEO`` fetches the first of ``input.image_urls`` as the video's
+  first frame (``images``); one that cannot be fetched or decoded fails the task with
+  ``failCode`` ``IMAGE_DOWNLOAD_FAILED``. ``REFERENCE_2_VIDEO`` images are not fetched;
 - per-key rate limits are not counted; ``rate_429`` injects random 429s, and
   ``rate_limited``/``out_of_balance`` refuse every submit with 429/402 (``guard``).
 """
@@ -32,9 +35,10 @@ from orchestrator.sandbox import fields
 from orchestrator.sandbox.callbacks import RetryPlan
 from orchestrator.sandbox.fields import Invalid
 from orchestrator.sandbox.guard import Guard
+from orchestrator.sandbox.images import FirstFrame
 from orchestrator.sandbox.media import base_url_of
 from orchestrator.sandbox.state import CallbackRequest, SandboxState
-from orchestrator.sandbox.tasks import Kind, Phase, Task, fingerprint
+from orchestrator.sandbox.tasks import Kind, Outcome, Phase, Task, fingerprint
 
 NAME = "apixo"
 PREFIX = "/apixo/api/v1"
@@ -83,6 +87,9 @@ def status_body(task: Task, now: float) -> dict[str, Any]:
     if phase is Phase.SUCCEEDED:
         urls = [task.media_url] if task.has_output else []
         data["resultJson"] = json.dumps({"resultUrls": urls}, separators=(",", ":"))
+    elif phase is Phase.FAILED and task.outcome is Outcome.IMAGE_FAILED:
+        data["failCode"] = "IMAGE_DOWNLOAD_FAILED"
+        data["failMsg"] = task.image_error
     elif phase is Phase.FAILED:
         data["failCode"] = "CONTENT_VIOLATION"
         data["failMsg"] = "Content violates usage policy"
@@ -108,8 +115,9 @@ def check_envelope(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     return fields.mapping(body, "input"), callback_url if request_type == "callback" else None
 
 
-def check_generation(data: dict[str, Any]) -> tuple[str, str]:
-    """The mode and prompt of a valid generation ``input``; raises ``Invalid`` otherwise."""
+def check_generation(data: dict[str, Any]) -> tuple[str, str, str | None]:
+    """The mode, prompt and first-frame image URL (if any) of a valid generation ``input``;
+    raises ``Invalid`` otherwise."""
     mode = fields.text(data, "mode", param="input.mode", choices=MODES) or GENERATE_MODE
     prompt = fields.required_text(data, "prompt", param="input.prompt", max_len=10_000)
     kinds = (TEXT_2_VIDEO, FRAMES_2_VIDEO, REFERENCE_2_VIDEO)
@@ -129,7 +137,7 @@ def check_generation(data: dict[str, Any]) -> tuple[str, str]:
         raise Invalid("input.image_urls", f"{kind} requires 1 to {most} input.image_urls")
     if kind == REFERENCE_2_VIDEO and (mode != "fast" or aspect not in (None, "16:9")):
         raise Invalid("input.generationType", f"{kind} supports only mode fast at 16:9")
-    return mode, prompt
+    return mode, prompt, images[0] if kind == FRAMES_2_VIDEO else None
 
 
 def check_extend(data: dict[str, Any]) -> tuple[str, str, str]:
@@ -167,6 +175,7 @@ def routes(state: SandboxState) -> list[Route]:
         *,
         mode: str,
         prompt: str,
+        first_frame: FirstFrame | None = None,
     ) -> Response:
         kind: Kind = "generate" if source is None else "extend"
         source_id = None if source is None else source.task_id
@@ -184,6 +193,7 @@ def routes(state: SandboxState) -> list[Route]:
             callback=None
             if callback_url is None
             else CallbackRequest(callback_url, CALLBACK_PLAN, render_status),
+            first_frame=first_frame,
         )
         return JSONResponse({"code": 200, "message": "success", "data": {"taskId": task.task_id}})
 
@@ -193,10 +203,13 @@ def routes(state: SandboxState) -> list[Route]:
         try:
             body = await fields.json_object(request)
             data, callback_url = check_envelope(body)
-            mode, prompt = check_generation(data)
+            mode, prompt, url = check_generation(data)
         except Invalid as exc:
             return invalid(exc)
-        return accept(request, body, callback_url, None, mode=mode, prompt=prompt)
+        first_frame = None if url is None else await state.images.first_frame(url)
+        return accept(
+            request, body, callback_url, None, mode=mode, prompt=prompt, first_frame=first_frame
+        )
 
     async def extend(request: Request) -> Response:
         if (refusal := await guard.check(request, submit=True)) is not None:

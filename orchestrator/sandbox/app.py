@@ -9,7 +9,8 @@ is only a base-URL change (port 9000 is what ``run`` uses by default)::
     REELAY_APIFREE_BASE_URL=http://127.0.0.1:9000/apifree
 
 The lifespan owns callback delivery: it runs the dispatcher with the injected client, or with
-one it creates and closes itself, and cancels undelivered callbacks on shutdown.
+one it creates and closes itself, and cancels undelivered callbacks on shutdown. It also owns
+the client that fetches first-frame images (``images``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def create_sandbox_app(
                     httpx.AsyncClient(transport=AiohttpTransport(max_connections=256))
                 )
             await stack.enter_async_context(state.callbacks.running(client))
+            await stack.enter_async_context(state.images.running())
             yield
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(DelayedAnswers)])

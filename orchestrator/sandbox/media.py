@@ -1,15 +1,13 @@
-"""The result video: one small, real, playable MP4 served for every successful task.
+"""Result links: each successful task's own small, real, playable MP4 (see ``video``).
 
 Result links are ``/_sandbox/media/{token}.mp4`` on the base URL the task was submitted to. Like
 a CDN link they need no key; they answer 404 until the task has succeeded and 410 once its
 ``expires_at`` has passed. Single byte ranges are honoured (206/416); a multi-range or malformed
-``Range`` header gets the whole file, as RFC 9110 allows.
+``Range`` header gets the whole file, as RFC 9110 allows. The MP4 is made on the first
+download and kept for the next ones (``renders``).
 """
 
 from __future__ import annotations
-
-import functools
-from importlib import resources
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -21,12 +19,6 @@ from orchestrator.sandbox.tasks import MEDIA_PREFIX, Phase, Task
 
 class RangeNotSatisfiable(Exception):
     pass
-
-
-@functools.cache
-def sample_video() -> bytes:
-    """1 s of 160x90 H.264 + AAC at 24 fps, ``+faststart``; made once with ffmpeg."""
-    return resources.files("orchestrator.sandbox").joinpath("sample.mp4").read_bytes()
 
 
 def base_url_of(request: Request) -> str:
@@ -55,8 +47,8 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-def video_response(request: Request) -> Response:
-    data = sample_video()
+def video_response(request: Request, data: bytes) -> Response:
+    """``data`` as the answer to ``request``: all of it, or the byte range it asked for."""
     size = len(data)
     headers = {"accept-ranges": "bytes"}
     try:
@@ -84,10 +76,10 @@ def routes(state: SandboxState) -> list[Route]:
     async def media(request: Request) -> Response:
         task = state.tasks.by_media_token(request.path_params["token"])
         status = 404 if task is None else availability(task, state.clock())
-        if status == 404:
+        if task is None or status == 404:
             return PlainTextResponse("Not Found", status_code=404)
         if status == 410:
             return PlainTextResponse("Gone: this result link has expired", status_code=410)
-        return video_response(request)
+        return video_response(request, await state.videos.get(task.video))
 
     return [Route(MEDIA_PREFIX + "{token}.mp4", media, methods=["GET", "HEAD"])]

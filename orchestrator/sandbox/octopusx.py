@@ -12,7 +12,10 @@ Where the docs are silent the sandbox chooses:
   ``seconds: "8"`` like the docs' example, keeping the source's ``size``;
 - ``expires_at`` is always completion + ``url_ttl_s``, the moment the result link really dies;
 - a remix source that is unknown or expired is 404; one still running (``video_not_ready``),
-  failed (``invalid_source``) or 20 extends deep (D4) is 400.
+  failed (``invalid_source``) or 20 extends deep (D4) is 400;
+- ``input_reference`` (a URL, or a list whose first URL counts) is fetched as the video's first
+  frame (``images``); one that cannot be fetched or decoded fails the task with
+  ``error.code`` ``image_download_failed``. A remix's video is the whole video so far.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from starlette.routing import Route
 from orchestrator.sandbox import fields
 from orchestrator.sandbox.fields import Invalid
 from orchestrator.sandbox.guard import Guard
+from orchestrator.sandbox.images import FirstFrame
 from orchestrator.sandbox.media import base_url_of
 from orchestrator.sandbox.openai_like import content_route, error, remix_source
 from orchestrator.sandbox.state import SandboxState
-from orchestrator.sandbox.tasks import Kind, Phase, Task, fingerprint
+from orchestrator.sandbox.tasks import Kind, Outcome, Phase, Task, fingerprint
 
 NAME = "octopusx"
 PREFIX = "/octopusx"
@@ -50,6 +54,11 @@ def video_object(task: Task, now: float) -> dict[str, Any]:
     phase = task.phase(now)
     finished = phase in (Phase.SUCCEEDED, Phase.FAILED)
     failed = phase is Phase.FAILED
+    message, code = "", ""
+    if failed and task.outcome is Outcome.IMAGE_FAILED:
+        message, code = task.image_error or "", "image_download_failed"
+    elif failed:
+        message, code = "Content blocked by the safety policy", "content_policy_violation"
     return {
         "id": task.task_id,
         "object": "video",
@@ -62,10 +71,7 @@ def video_object(task: Task, now: float) -> dict[str, Any]:
         "seconds": task.params["seconds"],
         "size": task.params["size"],
         "remixed_from_video_id": task.source_task_id or "",
-        "error": {
-            "message": "Content blocked by the safety policy" if failed else "",
-            "code": "content_policy_violation" if failed else "",
-        },
+        "error": {"message": message, "code": code},
         "video_url": task.media_url if phase is Phase.SUCCEEDED and task.has_output else "",
     }
 
@@ -85,6 +91,14 @@ def seconds_of(body: dict[str, Any]) -> str:
             raise Invalid(param, f"{param} must be one of: {', '.join(DURATIONS)}")
         return str(given)
     return "8"
+
+
+def first_frame_url(body: dict[str, Any]) -> str | None:
+    """The ``input_reference`` of a valid generation body: a URL, or a list's first."""
+    reference = body.get("input_reference")
+    if isinstance(reference, list):
+        reference = next(iter(reference), None)
+    return reference or None
 
 
 def check_generation(body: dict[str, Any]) -> dict[str, str]:
@@ -107,7 +121,11 @@ def routes(state: SandboxState) -> list[Route]:
     guard = Guard(state, NAME, error, server_statuses=(500, 502, 503))
 
     def accept(
-        request: Request, body: dict[str, Any], params: dict[str, str], source: Task | None
+        request: Request,
+        body: dict[str, Any],
+        params: dict[str, str],
+        source: Task | None,
+        first_frame: FirstFrame | None = None,
     ) -> Task:
         kind: Kind = "generate" if source is None else "extend"
         source_id = None if source is None else source.task_id
@@ -121,6 +139,7 @@ def routes(state: SandboxState) -> list[Route]:
             fingerprint=fingerprint(NAME, kind, source_id, body),
             source=source,
             params=params,
+            first_frame=first_frame,
         )
 
     def created(task: Task) -> dict[str, Any]:
@@ -143,7 +162,9 @@ def routes(state: SandboxState) -> list[Route]:
             params = check_generation(body)
         except Invalid as exc:
             return error(400, exc.message, param=exc.param)
-        return JSONResponse(created(accept(request, body, params, None)))
+        url = first_frame_url(body)
+        first_frame = None if url is None else await state.images.first_frame(url)
+        return JSONResponse(created(accept(request, body, params, None, first_frame)))
 
     async def remix(request: Request) -> Response:
         if (refusal := await guard.check(request, submit=True)) is not None:

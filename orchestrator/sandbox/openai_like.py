@@ -72,6 +72,6 @@ def content_route(path: str, provider: str, state: SandboxState, guard: Guard) -
             return error(404, "Video content is not available", code="video_not_ready")
         if status == 410:
             return error(410, "Video content has expired", code="video_expired")
-        return video_response(request)
+        return video_response(request, await state.videos.get(task.video))
 
     return Route(path, content, methods=["GET", "HEAD"])

@@ -1,4 +1,5 @@
-"""What one sandbox app shares between its routes: config, clock, tasks, faults and callbacks.
+"""What one sandbox app shares between its routes: config, clock, tasks, faults, callbacks, the
+client fetching first-frame images and the rendered videos.
 
 Routes only read ``config`` (a frozen value replaced whole on change) and call ``accept``; no
 lock is needed because every mutation happens between awaits on the one event loop.
@@ -14,7 +15,10 @@ from typing import Any
 from orchestrator.sandbox.callbacks import CallbackDispatcher, Delivery, RetryPlan
 from orchestrator.sandbox.config import SandboxConfig
 from orchestrator.sandbox.faults import FaultInjector
-from orchestrator.sandbox.tasks import Kind, Task, TaskRegistry
+from orchestrator.sandbox.images import FirstFrame, ImageFailed, ImageFetcher
+from orchestrator.sandbox.renders import RenderedVideos
+from orchestrator.sandbox.tasks import Kind, Outcome, Task, TaskRegistry, frames_of
+from orchestrator.sandbox.video import Picture
 
 RenderStatus = Callable[[Task, float], bytes]
 """A provider's status body for a task at a moment, as sent on the wire."""
@@ -37,6 +41,8 @@ class SandboxState:
         self.tasks = TaskRegistry()
         self.faults = FaultInjector(config.seed)
         self.callbacks = CallbackDispatcher(clock, lambda: self.config.time_scale)
+        self.images = ImageFetcher()
+        self.videos = RenderedVideos()
 
     def configure(self, changes: Mapping[str, Any]) -> SandboxConfig:
         """Apply some config fields; on ``ValidationError`` the old config stays in force."""
@@ -67,11 +73,20 @@ class SandboxState:
         source: Task | None = None,
         params: Mapping[str, Any] | None = None,
         callback: CallbackRequest | None = None,
+        first_frame: FirstFrame | None = None,
+        raw: bool = False,
     ) -> Task:
-        """Record a new task, drawing its fate now, and schedule its callback if one was asked."""
+        """Record a new task, drawing its fate now, and schedule its callback if one was asked.
+
+        ``first_frame`` is what became of the submit's first-frame image, if it named one; an
+        image that failed fails the task. ``raw`` makes an extend's video hold only its own
+        frames.
+        """
         config = self.config
         now = self.clock()
         fate = self.faults.task(config)
+        picture = first_frame if isinstance(first_frame, Picture) else None
+        failed = first_frame if isinstance(first_frame, ImageFailed) else None
         done_at = now + config.task_seconds
         task = Task(
             provider=provider,
@@ -83,7 +98,7 @@ class SandboxState:
             created_at=now,
             done_at=done_at,
             expires_at=done_at + config.url_ttl_s,
-            outcome=fate.outcome,
+            outcome=fate.outcome if failed is None else Outcome.IMAGE_FAILED,
             media_token=secrets.token_urlsafe(12),
             base_url=base_url,
             fingerprint=fingerprint,
@@ -91,6 +106,9 @@ class SandboxState:
             depth=0 if source is None else source.depth + 1,
             callback_url=None if callback is None else callback.url,
             params=params or {},
+            frames=frames_of(provider, task_id, source, picture),
+            raw=raw,
+            image_error=None if failed is None else failed.message,
         )
         self.tasks.add(task)
         if callback is not None:

@@ -3,6 +3,12 @@
 A task's whole life is fixed when it is accepted: it finishes ``task_seconds`` after creation
 with an outcome drawn once, and its result link dies ``url_ttl_s`` after that. Its state at any
 moment is a pure function of the clock, so no timer runs per task and a poll is a dict lookup.
+
+So is its video: the record holds a description of the frames (``video``), and the MP4 is only
+made when its link is first fetched. A base shows 8 s (64 frames) of its own marked frames, the
+first of them replaced by the first-frame image when one was given; an extend shows every frame
+of its source's video so far and then 7 s (56 frames) of its own, or, with apimart's
+``raw: true``, only its own.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from orchestrator.sandbox.video import Frames, Picture, Synthetic, code_for
 
 Kind = Literal["generate", "extend"]
 
@@ -23,12 +31,23 @@ MEDIA_PREFIX = "/_sandbox/media/"
 MAX_EXTEND_HOPS = 20
 """Google's limit (8 s + 20 x 7 s = 148 s), used where a provider documents none (D4)."""
 
+BASE_FRAMES = 64
+"""8 s at 8 fps."""
+EXTEND_FRAMES = 56
+"""The 7 s an extend adds."""
+
 
 class Outcome(enum.Enum):
     SUCCESS = "success"
     NO_OUTPUT = "no_output"
     """Reported as a success whose status carries no video URL (the content route still works)."""
     CONTENT_POLICY = "content_policy"
+    IMAGE_FAILED = "image_failed"
+    """The first-frame image could not be fetched or decoded; the task fails when it ends."""
+
+    @property
+    def fails(self) -> bool:
+        return self in (Outcome.CONTENT_POLICY, Outcome.IMAGE_FAILED)
 
 
 class Phase(enum.StrEnum):
@@ -64,10 +83,16 @@ class Task:
     callback_url: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     """Provider-specific values echoed back in status responses (size, seconds, ...)."""
+    frames: Frames = ()
+    """Every frame of the video so far, from the base's first to this task's last."""
+    raw: bool = False
+    """The result video holds only this task's own new frames (apimart's ``raw: true``)."""
+    image_error: str | None = None
+    """Why an ``IMAGE_FAILED`` task failed, as its status reports it."""
 
     def phase(self, now: float) -> Phase:
         if now >= self.done_at:
-            return Phase.FAILED if self.outcome is Outcome.CONTENT_POLICY else Phase.SUCCEEDED
+            return Phase.FAILED if self.outcome.fails else Phase.SUCCEEDED
         if now - self.created_at < (self.done_at - self.created_at) * QUEUED_FRACTION:
             return Phase.QUEUED
         return Phase.RUNNING
@@ -94,6 +119,23 @@ class Task:
     @property
     def media_url(self) -> str:
         return f"{self.base_url}{MEDIA_PREFIX}{self.media_token}.mp4"
+
+    @property
+    def video(self) -> Frames:
+        """What the result video shows (``video.render`` makes it)."""
+        return self.frames[-1:] if self.raw else self.frames
+
+
+def frames_of(
+    provider: str, task_id: str, source: Task | None, first_frame: Picture | None
+) -> Frames:
+    """The video so far of a new task: its source's, then its own marked frames."""
+    code = code_for(provider, task_id)
+    if source is not None:
+        return (*source.frames, Synthetic(code, 0, EXTEND_FRAMES))
+    if first_frame is not None:
+        return (first_frame, Synthetic(code, 1, BASE_FRAMES - 1))
+    return (Synthetic(code, 0, BASE_FRAMES),)
 
 
 def fingerprint(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib.resources
+import io
 import json
 import random
 import time
@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from orchestrator.api import create_api_app
 from orchestrator.artifacts.downloader import Downloader
 from orchestrator.artifacts.local import LocalArtifactStorage
+from orchestrator.artifacts.pictures import picture_signature
 from orchestrator.artifacts.retention import Pruner
 from orchestrator.common.transport import AiohttpTransport
 from orchestrator.domain.artifacts import DownloadStatus
@@ -37,7 +39,7 @@ from tests.eventually import eventually
 from tests.fakes import FakeProvider
 from tests.loopback import SANDBOX_PREFIX, running_sandbox, serve_app
 
-MP4 = importlib.resources.files("orchestrator.sandbox").joinpath("sample.mp4").read_bytes()
+MP4 = (Path(__file__).parent / "sample.mp4").read_bytes()
 SHA = hashlib.sha256(MP4).hexdigest()
 
 
@@ -195,16 +197,23 @@ async def apixo_video_link(sandbox: str) -> str:
 
 async def test_success_from_the_sandbox_is_kept_and_served(rig: Rig) -> None:
     """A sandbox result link is downloaded, kept by its SHA-256, announced by an event, shown
-    in the pipeline JSON and served with Range requests."""
+    in the pipeline JSON (measured: the sandbox's 8 s at 8 fps) and served with Range
+    requests."""
     async with running_sandbox(SandboxConfig(task_seconds=0)) as sandbox:
-        pid = await rig.succeeded_pipeline(await apixo_video_link(sandbox))
+        link = await apixo_video_link(sandbox)
+        async with httpx.AsyncClient() as client:
+            video = (await client.get(link)).content
+        pid = await rig.succeeded_pipeline(link)
         assert await rig.downloader().run_once() == 1
+    digest = hashlib.sha256(video).hexdigest()
+    with av.open(io.BytesIO(video), "r") as served:
+        first_frame = picture_signature(next(served.decode(video=0)))
     [kept] = await rig.store.step_artifacts([pid])
     assert kept.status is DownloadStatus.STORED
     assert kept.artifact is not None
-    assert kept.artifact.sha256 == SHA
-    assert kept.artifact.size == len(MP4)
-    assert [p.read_bytes() for p in rig.files()] == [MP4]
+    assert kept.artifact.sha256 == digest
+    assert kept.artifact.size == len(video)
+    assert [p.read_bytes() for p in rig.files()] == [video]
     assert "artifact.stored" in [e.type for e in await rig.store.events(pid)]
     app = create_api_app(rig.ops, rig.store, api_token=None, storage=rig.storage)
     async with httpx.AsyncClient(
@@ -212,30 +221,31 @@ async def test_success_from_the_sandbox_is_kept_and_served(rig: Rig) -> None:
     ) as api:
         shown = (await api.get(f"/v1/pipelines/{pid}")).json()["steps"][0]["artifact"]
         assert shown == {
-            "sha256": SHA,
-            "size": len(MP4),
+            "sha256": digest,
+            "size": len(video),
             "content_type": "video/mp4",
             "url": f"/v1/pipelines/{pid}/steps/0/video",
             "probe": {
-                "duration_s": 1.0,
-                "fps": 24.0,
-                "frames": 24,
+                "duration_s": 8.0,
+                "fps": 8.0,
+                "frames": 64,
                 "width": 160,
                 "height": 90,
                 "video_codec": "h264",
                 "audio_codec": "aac",
+                "first_frame": first_frame,
             },
         }
         whole = await api.get(shown["url"])
-        assert (whole.status_code, whole.content) == (200, MP4)
+        assert (whole.status_code, whole.content) == (200, video)
         assert whole.headers["content-type"] == "video/mp4"
         part = await api.get(shown["url"], headers={"Range": "bytes=100-199"})
         assert part.status_code == 206
-        assert part.content == MP4[100:200]
-        assert part.headers["content-range"] == f"bytes 100-199/{len(MP4)}"
+        assert part.content == video[100:200]
+        assert part.headers["content-range"] == f"bytes 100-199/{len(video)}"
         tail = await api.get(shown["url"], headers={"Range": "bytes=-10"})
-        assert tail.content == MP4[-10:]
-        beyond = await api.get(shown["url"], headers={"Range": f"bytes={len(MP4)}-"})
+        assert tail.content == video[-10:]
+        beyond = await api.get(shown["url"], headers={"Range": f"bytes={len(video)}-"})
         assert beyond.status_code == 416
         assert (await api.get(f"/v1/pipelines/{pid}/steps/5/video")).status_code == 404
         # A superscript two is a "digit" to str.isdigit but no number: a 400, not a crash.

@@ -27,7 +27,7 @@ from orchestrator.providers.base import ExtendRequest, GenerateRequest, Provider
 from orchestrator.providers.config import ProviderSettings
 from orchestrator.providers.registry import ADAPTERS
 from orchestrator.sandbox import SandboxConfig
-from tests.loopback import SANDBOX_PREFIX, running_sandbox
+from tests.loopback import SANDBOX_PREFIX, running_sandbox, serve_app
 
 PROVIDERS = ("apimart", "octopusx", "apixo", "apifree")
 CALLBACK_PROVIDERS = ("apimart", "apixo")
@@ -89,6 +89,27 @@ async def sandbox_server() -> AsyncIterator[Sandbox]:
     config = SandboxConfig(task_seconds=0, seed=1)
     async with running_sandbox(config) as root, plain_client() as control:
         yield Sandbox(root, control)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def images() -> AsyncIterator[str]:
+    """A loopback server of two marked pictures, ``/first.png`` and ``/last.png``: the first
+    and last frames an image-to-video request names (the provider fetches them itself)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from orchestrator.sandbox.video import marked_png
+
+    pictures = {"first": marked_png(7, 0), "last": marked_png(7, 1)}
+
+    async def picture(request: Request) -> Response:
+        return Response(pictures[request.path_params["name"]], media_type="image/png")
+
+    app = Starlette(routes=[Route("/{name:str}.png", picture)])
+    async with serve_app(app, lifespan="off") as root:
+        yield root
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -36,8 +36,9 @@ UNKNOWN = {
     "apifree": "video_00000000000000000000000000000000",
 }
 
-FRAME = "https://images.test/first.png"
-LAST = "https://images.test/last.png"
+FRAME = "{images}/first.png"
+LAST = "{images}/last.png"
+"""Served by the ``images`` fixture on loopback; the sandbox fetches them as a provider would."""
 RICH_REQUESTS = [
     (
         "apimart",
@@ -125,9 +126,22 @@ async def test_generate_then_extend_succeeds_with_a_playable_video(
 
 @pytest.mark.parametrize(("name", "model", "params"), RICH_REQUESTS)
 async def test_parameters_the_adapter_accepts_are_accepted_by_the_provider(
-    sandbox: Sandbox, adapter: AdapterFactory, name: str, model: str, params: VideoParams
+    sandbox: Sandbox,
+    adapter: AdapterFactory,
+    images: str,
+    name: str,
+    model: str,
+    params: VideoParams,
 ) -> None:
-    """A generation that passes the adapter's check_params is accepted as sent and succeeds."""
+    """A generation that passes the adapter's check_params is accepted as sent and succeeds
+    (an image-to-video one once the provider fetched its pictures)."""
+    params = params.model_copy(
+        update={
+            k: getattr(params, k).format(images=images)
+            for k in ("first_frame_url", "last_frame_url")
+            if getattr(params, k)
+        }
+    )
     provider = adapter(name)
     assert provider.check_params("generate", model, params) == []
 
