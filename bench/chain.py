@@ -1,7 +1,7 @@
 """Benchmark: chains of generate + 2 extends through ``reelay serve``'s HTTP API.
 
     python bench/chain.py [--pipelines 1000] [--large 10000] [--configs sqlite,pg]
-                          [--code-ref REF] [--compare REF] [--profile OUT.raw]
+                          [--code-ref REF] [--compare REF] [--videos] [--profile OUT.raw]
 
 The hot-path figure of our performance issue, measured from the outside: 1,000 pipelines
 (generate + 2 extends, 0.2 s sandbox tasks) created over HTTP by an aiohttp client, 64 creates in
@@ -22,9 +22,13 @@ Runs, each with a fresh sandbox and database: SQLite and PostgreSQL (one replica
 ``--pipelines`` and ``--large`` pipelines (CPU per step must not grow with the count; PG/SQLite
 target <= 1.3x). ``--compare REF`` first runs REF and the working tree alternately (REF, tree,
 tree, REF) on SQLite with ``--pipelines`` and prints the CPU per step of both and the reduction.
-``--profile OUT`` adds one SQLite run with py-spy attached to the serve process for the run's
-duration (200 Hz, raw) and prints where its time went (``bench/pyspy_top.py``); that run's own
-figures are inflated by the sampling and compared with nothing.
+``--videos`` first runs the working tree with kept videos off and on alternately (off, on,
+on, off) on SQLite: on, every result is downloaded and probed and each branch's whole video
+made (the sandbox renders real videos, in its own process); the runs with videos check that
+every pipeline's whole videos were made. ``--profile OUT`` adds one SQLite run with py-spy
+attached to the serve process for the run's duration (200 Hz, raw) and prints where its time
+went (``bench/pyspy_top.py``); that run's own figures are inflated by the sampling and compared
+with nothing.
 
 reelay and the sandbox run from copies of orchestrator/ and receiver/ taken when the script
 starts (``bench.replicas.snapshot``): the working tree, or REF. The client is this process
@@ -130,6 +134,8 @@ class Run:
     code: str  # "tree" or the ref
     pipelines: int
     profiled: bool = False
+    videos: bool = True
+    """Whether reelay keeps the result videos (``REELAY_KEEP_VIDEOS``)."""
     start_epoch: float = 0.0
     serve_cpu_at_start: float | None = None
     created_s: float | None = None
@@ -150,6 +156,8 @@ class Run:
     resubmitted: int = 0
     missing_tasks: int = 0
     shared_tasks: int = 0
+    whole_videos: int | None = None
+    """Pipelines whose every branch's whole video was made (with videos kept)."""
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -159,7 +167,8 @@ class Run:
 
     @property
     def label(self) -> str:
-        return f"{self.database}, {self.pipelines:,} pipelines, {self.code}"
+        kept = "" if self.videos else ", videos not kept"
+        return f"{self.database}, {self.pipelines:,} pipelines, {self.code}{kept}"
 
     def per_step_ms(self, seconds: float | None) -> float | None:
         return seconds / self.steps * 1000 if seconds is not None else None
@@ -178,6 +187,7 @@ class Run:
             and self.resubmitted == 0
             and self.missing_tasks == 0
             and self.shared_tasks == 0
+            and (not self.videos or self.whole_videos == self.pipelines)
             and not self.problems
         )
 
@@ -350,6 +360,7 @@ async def one_run(
             database(tmp) as database_url,
         ):
             env = replica_env(database_url, tmp / "data", sandbox, args.task_seconds, code)
+            env["REELAY_KEEP_VIDEOS"] = "true" if run.videos else "false"
             replica = await start_replica(0, env, tmp)
             try:
                 await until_healthy(replica)
@@ -459,6 +470,12 @@ async def check(run: Run, client: aiohttp.ClientSession, api: str, sandbox: str)
     ends = [p["updated_at"] for p in pipelines if p["status"] == "succeeded"]
     if ends:
         run.last_finish_s = max(parse_ts(e) for e in ends) - run.start_epoch
+    if run.videos:
+        made = 0
+        for p in pipelines:
+            listed = await get_json(client, f"{api}/v1/pipelines/{p['id']}/videos")
+            made += all(v["state"] == "ready" for v in listed["videos"])
+        run.whole_videos = made
 
 
 def print_run(r: Run) -> None:
@@ -573,6 +590,30 @@ def print_compare(runs: Sequence[Run], ref: str) -> None:
     )
 
 
+def print_videos(runs: Sequence[Run]) -> None:
+    """Kept videos (downloads, probes, whole videos) on against off."""
+    print(f"\nKept videos on vs off, SQLite, {runs[0].pipelines:,} pipelines")
+    print(f"   {'run':<5}{'videos':<8}{'wall s':>8}{'CPU ms/step':>13}{'until idle':>12}  correct")
+    for n, r in enumerate(runs, 1):
+        print(
+            f"   {n:<5}{'on' if r.videos else 'off':<8}{fmt(r.wall_s, '.2f'):>8}"
+            f"{fmt(r.cpu_ms, '.3f'):>13}{fmt(r.per_step_ms(r.serve_cpu_idle_s), '.3f'):>12}  "
+            f"{'yes' if r.ok else 'NO'}"
+            + ("" if r.whole_videos is None else f"  (whole videos made: {r.whole_videos:,})")
+        )
+    on = [r for r in runs if r.videos]
+    off = [r for r in runs if not r.videos]
+    figures: dict[str, Callable[[Run], float | None]] = {
+        "wall": lambda r: r.wall_s,
+        "CPU per step": lambda r: r.cpu_ms,
+        "CPU per step until idle": lambda r: r.per_step_ms(r.serve_cpu_idle_s),
+    }
+    for what, key in figures.items():
+        a, b = mean([key(r) for r in off]), mean([key(r) for r in on])
+        ratio = b / a if a and b is not None else None
+        print(f"   {what:<24} off {fmt(a, '.3f')}, on {fmt(b, '.3f')}: on/off {fmt(ratio, '.2f')}x")
+
+
 def print_matrix(runs: Sequence[Run], small: int, large: int) -> None:
     print("\nSummary (one replica each)")
     header = f"   {'configuration':<40}{'wall s':>8}{'CPU ms/step':>13}{'until idle':>12}"
@@ -655,6 +696,13 @@ async def main(args: argparse.Namespace) -> int:
                 compared.append(await one_run(run, code, tree, run_bodies[args.pipelines], args))
             print_compare(compared, args.compare)
             runs += compared
+        if args.videos:
+            kept = []
+            for videos in (False, True, True, False):
+                run = Run("SQLite", main_label, args.pipelines, videos=videos)
+                kept.append(await one_run(run, main_code, tree, run_bodies[args.pipelines], args))
+            print_videos(kept)
+            runs += kept
         if not args.compare_only:
             matrix = []
             for key in args.configs.split(","):
@@ -691,7 +739,14 @@ if __name__ == "__main__":
         "--compare", metavar="REF", help="first: REF, tree, tree, REF on SQLite, compared"
     )
     parser.add_argument(
-        "--compare-only", action="store_true", help="with --compare: only the comparison"
+        "--compare-only",
+        action="store_true",
+        help="only the comparisons (--compare, --videos), not the database matrix",
+    )
+    parser.add_argument(
+        "--videos",
+        action="store_true",
+        help="first: kept videos off, on, on, off on SQLite (downloads, probes, whole videos)",
     )
     parser.add_argument("--profile", metavar="OUT", help="add a py-spy'd SQLite run, raw to OUT")
     parser.add_argument(

@@ -27,6 +27,7 @@ from orchestrator.plans import (
     ExtendSpec,
     Health,
     PipelineRequest,
+    PlanRejected,
     plan,
     plan_extend,
     projected_spend,
@@ -157,8 +158,12 @@ class Operations:
         prices: PriceBook | None = None,
         health: Health | None = None,
         routable: Collection[str] | None = None,
+        frames_published: bool = True,
     ) -> None:
+        """``frames_published``: videos are kept and providers can fetch frames from reelay
+        (REELAY_PUBLIC_URL is set), which continuations need."""
         self._store = store
+        self._frames_published = frames_published
         self._providers = providers
         self.prices = prices or PriceBook(DEFAULT_ROWS)
         self._health: Health = health or (lambda _name: {})
@@ -240,7 +245,7 @@ class Operations:
     ) -> PipelineView:
         """The pipeline ``request`` would create, priced and routed, storing nothing: a quote
         is this plan."""
-        return plan(
+        view = plan(
             request,
             self._providers,
             pipeline_id=pipeline_id,
@@ -251,6 +256,24 @@ class Operations:
             health=self._health,
             routable=self._routable,
         )
+        continuations = [s.index for s in view.steps if s.continues]
+        if continuations:
+            field = "target_seconds" if request.target_seconds else "extends"
+            self._check_frames_published(f"{field} (step {continuations[0]})")
+        return view
+
+    def _check_frames_published(self, field: str) -> None:
+        if not self._frames_published:
+            raise PlanRejected(
+                [
+                    FieldProblem(
+                        field,
+                        "a continuation starts from its parent's kept video's last frame, "
+                        "which the provider fetches from reelay's public listener; set "
+                        "REELAY_PUBLIC_URL (and leave REELAY_KEEP_VIDEOS on)",
+                    )
+                ]
+            )
 
     async def get(self, pipeline_id: str) -> PipelineView:
         view = await self._store.get(pipeline_id)
@@ -365,6 +388,8 @@ class Operations:
                 )
             provider = self._providers[view.pipeline.provider]
             step = plan_extend(view, ext, provider, now, self.prices)
+            if step.continues:
+                self._check_frames_published("mode")
             grown = PipelineView(view.pipeline, (*view.steps, step))
             await _check_budget(tx, grown)
             after = pipeline_rules.settle(grown, now)

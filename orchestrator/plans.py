@@ -10,11 +10,12 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from orchestrator.domain.media import BASE_SECONDS, EXTEND_SECONDS
 from orchestrator.domain.models import (
     Billing,
     Decision,
@@ -28,7 +29,7 @@ from orchestrator.domain.models import (
 )
 from orchestrator.domain.pipelines import depth
 from orchestrator.domain.prices import DEFAULT_ROWS, PriceBook, to_micros, usd
-from orchestrator.domain.values import Tier, VideoParams
+from orchestrator.domain.values import StepKind, Tier, VideoParams
 from orchestrator.errors import FieldProblem, Rejected, joined
 from orchestrator.providers.base import Provider
 from orchestrator.providers.errors import InvalidRequest
@@ -51,6 +52,12 @@ class ExtendSpec(BaseModel):
         default=None, alias="from", description="Step to continue; default the step before"
     )
     model: str | None = Field(default=None, description="Extend model; default per provider")
+    mode: Literal["extend", "continue"] = Field(
+        default="extend",
+        description='"extend" asks the provider to extend the step; "continue" starts a new '
+        "image-to-video generation from the step's last frame (past the provider's extend "
+        "depth)",
+    )
     params: VideoParams = VideoParams()
     provider_options: dict[str, Any] = Field(default_factory=dict)
 
@@ -59,6 +66,11 @@ class ExtendSpec(BaseModel):
     def _prompt_not_blank(cls, prompt: str) -> str:
         return _not_blank(prompt)
 
+
+MAX_EXTENDS = 100
+
+FRAME_PLACEHOLDER = "https://reelay.invalid/frames/placeholder.png"
+"""Stands for the frame URL a continuation is sent with, when its parameters are checked."""
 
 AUTO = "auto"
 """``"provider": "auto"``: route the base generation to any configured provider."""
@@ -110,7 +122,14 @@ class PipelineRequest(BaseModel):
     prompt: str = Field(min_length=1, max_length=10_000)
     params: VideoParams = VideoParams()
     provider_options: dict[str, Any] = Field(default_factory=dict)
-    extends: list[ExtendSpec] = Field(default_factory=list, max_length=100)
+    extends: list[ExtendSpec] = Field(default_factory=list, max_length=MAX_EXTENDS)
+    target_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=600,
+        description="How long the video should be: reelay plans extends up to the provider's "
+        "depth and continuations after that (instead of extends)",
+    )
     webhook_url: str | None = Field(default=None, pattern=r"^https?://")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -140,7 +159,10 @@ class PlanRejected(Rejected):
 def check_extend(
     provider: Provider, base_model: str, ext: ExtendSpec, depth: int, *, field: str
 ) -> tuple[str, list[FieldProblem]]:
-    """The extend model for ``ext`` at ``depth``, and every reason it cannot run."""
+    """The extend (or continuation) model for ``ext`` at ``depth``, and every reason it
+    cannot run."""
+    if ext.mode == "continue":
+        return check_continuation(provider, base_model, ext, field=field)
     problems: list[FieldProblem] = []
     limit = provider.capabilities.max_extend_depth
     if depth > limit:
@@ -163,6 +185,91 @@ def check_extend(
             for p in provider.check_params("extend", model, ext.params)
         ]
     return model, problems
+
+
+def check_continuation(
+    provider: Provider, base_model: str, ext: ExtendSpec, *, field: str
+) -> tuple[str, list[FieldProblem]]:
+    """The generation model for a continuation, and every reason it cannot run: the provider
+    must take a first frame, and the request's parameters must suit image-to-video."""
+    if not provider.capabilities.first_frame:
+        return "", [
+            FieldProblem(
+                f"{field}.mode",
+                f"{provider.name} cannot start a generation from a picture (no image-to-video), "
+                "so it cannot continue a video; use extend, or another provider",
+            )
+        ]
+    problems: list[FieldProblem] = []
+    if ext.params.first_frame_url is not None:
+        problems.append(
+            FieldProblem(
+                f"{field}.params.first_frame_url",
+                "a continuation starts from its parent's last frame; reelay sets this",
+            )
+        )
+    model = ""
+    if base_model or ext.model:
+        try:
+            model = provider.resolve_model(None, ext.model or base_model)
+        except InvalidRequest as exc:
+            problems.append(FieldProblem(f"{field}.model", exc.message))
+    if model:
+        framed = ext.params.model_copy(update={"first_frame_url": FRAME_PLACEHOLDER})
+        problems += [
+            FieldProblem(f"{field}.params.{p.field}", p.message)
+            for p in provider.check_params("generate", model, framed)
+            if p.field != "first_frame_url"
+        ]
+    return model, problems
+
+
+def lengthened(request: PipelineRequest, provider: Provider) -> list[ExtendSpec]:
+    """The steps after the base that make ``request.target_seconds``: extends up to the
+    provider's depth, then a continuation from the last one, and so on; or ``PlanRejected``
+    naming ``target_seconds``."""
+    target = request.target_seconds or 0
+    if request.extends:
+        raise PlanRejected(
+            [FieldProblem("target_seconds", "give either target_seconds or extends, not both")]
+        )
+    caps = provider.capabilities
+    base = float(request.params.duration or BASE_SECONDS)
+    specs: list[ExtendSpec] = []
+    total, chain_depth, last = base, 0, 0
+    while total < target:
+        if chain_depth < caps.max_extend_depth:
+            specs.append(ExtendSpec.model_validate({"prompt": request.prompt, "from": last}))
+            total, chain_depth = total + EXTEND_SECONDS, chain_depth + 1
+        elif caps.first_frame:
+            continuation = {"prompt": request.prompt, "from": last, "mode": "continue"}
+            look = request.params.model_copy(
+                update={"first_frame_url": None, "last_frame_url": None}
+            )
+            specs.append(ExtendSpec.model_validate({**continuation, "params": look}))
+            total, chain_depth = total + base, 0
+        else:
+            raise PlanRejected(
+                [
+                    FieldProblem(
+                        "target_seconds",
+                        f"{provider.name} reaches at most {total:g} s ({caps.max_extend_depth} "
+                        f"extend(s) of {EXTEND_SECONDS:g} s) and cannot continue a video "
+                        "(no image-to-video)",
+                    )
+                ]
+            )
+        last = len(specs)
+        if len(specs) > MAX_EXTENDS:
+            raise PlanRejected(
+                [
+                    FieldProblem(
+                        "target_seconds",
+                        f"{target} s needs more than {MAX_EXTENDS} steps on {provider.name}",
+                    )
+                ]
+            )
+    return specs
 
 
 Health = Callable[[str], Mapping[str, str]]
@@ -353,8 +460,11 @@ def plan_on(
             FieldProblem(f"params.{p.field}", p.message)
             for p in provider.check_params("generate", base_model, request.params)
         ]
+    extends = request.extends
+    if request.target_seconds is not None:
+        extends = lengthened(request, provider)
     links: list[tuple[int, int | None]] = [(0, None)]
-    for i, ext in enumerate(request.extends):
+    for i, ext in enumerate(extends):
         index = i + 1
         parent = index - 1 if ext.from_ is None else ext.from_
         if not 0 <= parent < index:
@@ -367,10 +477,19 @@ def plan_on(
             )
             parent = index - 1
         links.append((index, parent))
-    depths = depth(links)
+    depths = depth(
+        (index, None if i and extends[i - 1].mode == "continue" else parent)
+        for i, (index, parent) in enumerate(links)
+    )
     models: list[str] = [base_model]
-    for i, ext in enumerate(request.extends):
-        model, found = check_extend(provider, base_model, ext, depths[i + 1], field=f"extends[{i}]")
+    generation: list[int] = [0]  # each step's nearest generation: the base or a continuation
+    for i, ext in enumerate(extends):
+        parent = links[i + 1][1] or 0
+        chain_model = models[generation[parent]]
+        model, found = check_extend(
+            provider, chain_model, ext, depths[i + 1], field=f"extends[{i}]"
+        )
+        generation.append(i + 1 if ext.mode == "continue" else generation[parent])
         problems += found
         models.append(model)
     if problems:
@@ -406,13 +525,14 @@ def plan_on(
             estimate_micros=prices.estimate(provider.name, base_model, "generate", request.params),
         )
     ]
-    for i, ext in enumerate(request.extends):
+    for i, ext in enumerate(extends):
+        kind: StepKind = "generate" if ext.mode == "continue" else "extend"
         steps.append(
             Step(
                 pipeline_id=pipeline_id,
                 index=i + 1,
                 provider=provider.name,
-                kind="extend",
+                kind=kind,
                 parent=links[i + 1][1],
                 prompt=ext.prompt,
                 model=models[i + 1],
@@ -421,7 +541,7 @@ def plan_on(
                 status=StepStatus.PENDING,
                 created_at=now,
                 updated_at=now,
-                estimate_micros=prices.estimate(provider.name, models[i + 1], "extend", ext.params),
+                estimate_micros=prices.estimate(provider.name, models[i + 1], kind, ext.params),
             )
         )
     return PipelineView(pipeline, tuple(steps))
@@ -466,9 +586,12 @@ def plan_extend(
                 )
             ]
         )
-    depths = depth([(s.index, s.parent) for s in steps])
+    depths = depth([(s.index, None if s.continues else s.parent) for s in steps])
+    generation = source
+    while generation.kind != "generate" and generation.parent is not None:
+        generation = steps[generation.parent]
     model, problems = check_extend(
-        provider, steps[0].model, ext, depths[parent] + 1, field="extend"
+        provider, generation.model, ext, depths[parent] + 1, field="extend"
     )
     if problems:
         raise PlanRejected(
@@ -483,7 +606,7 @@ def plan_extend(
         pipeline_id=view.pipeline.id,
         index=len(steps),
         provider=view.pipeline.provider,
-        kind="extend",
+        kind="generate" if ext.mode == "continue" else "extend",
         parent=parent,
         prompt=ext.prompt,
         model=model,

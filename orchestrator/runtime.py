@@ -21,14 +21,16 @@ from starlette.applications import Starlette
 from orchestrator.activity import ActivityLog
 from orchestrator.api import create_api_app
 from orchestrator.artifacts.downloader import Downloader
+from orchestrator.artifacts.media_worker import MediaWorker
 from orchestrator.artifacts.retention import Pruner
 from orchestrator.artifacts.setup import open_storage, provider_auth
-from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.artifacts.storage import ArtifactMissing, ArtifactStorage
+from orchestrator.branch_videos import BranchVideos
 from orchestrator.common import redact
 from orchestrator.common.transport import AiohttpTransport
 from orchestrator.domain.callbacks import CallbackTarget
 from orchestrator.domain.models import Step
-from orchestrator.engine import CallbackUrlFor, Engine
+from orchestrator.engine import CallbackUrlFor, Engine, FrameUrlFor
 from orchestrator.engine.budget import settings_caps
 from orchestrator.intake import CallbackInbox
 from orchestrator.metrics import Metrics
@@ -47,6 +49,7 @@ from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.endpoints import WebhookOperations
 from orchestrator.webhooks.ssrf import WebhookSender
 from receiver.app import create_receiver_app
+from receiver.frames import FrameTokens, frame_url
 from receiver.tokens import CallbackTokens, callback_url
 
 log = logging.getLogger("reelay")
@@ -65,6 +68,7 @@ class Runtime:
     deliverer: Deliverer
     webhooks: WebhookOperations
     downloader: Downloader
+    media: MediaWorker
     storage: ArtifactStorage
     pruner: Pruner | None
     metrics: Metrics
@@ -81,6 +85,20 @@ def _callback_urls(public_url: str | None, tokens: CallbackTokens) -> CallbackUr
         )
 
     return url_for
+
+
+def _frame_urls(public_url: str | None, tokens: FrameTokens) -> FrameUrlFor | None:
+    """Continuations need providers to fetch a frame from us: REELAY_PUBLIC_URL is set."""
+    if public_url is None:
+        return None
+    return lambda key: frame_url(public_url, key, tokens)
+
+
+async def _read_frame(storage: ArtifactStorage, key: str) -> bytes | None:
+    try:
+        return b"".join([chunk async for chunk in storage.read(key)])
+    except ArtifactMissing:
+        return None
 
 
 @contextlib.asynccontextmanager
@@ -101,7 +119,7 @@ async def open_runtime(
         prices = load_prices(settings)
         lock = DatabaseLock.acquire(settings.database_url)
         stack.callback(lock.release)
-        store = await open_store(settings.database_url)
+        store = await open_store(settings.database_url, keep_videos=settings.keep_videos)
         stack.push_async_callback(store.close)
         metrics = Metrics(store, providers)
         observers.add(metrics.provider_request)
@@ -119,15 +137,16 @@ async def open_runtime(
                 max_connections=settings.webhook_concurrency,
             )
         )
-        tokens = CallbackTokens(
-            await signing_secrets(store, settings), max_age_s=settings.callback_token_max_age_s
-        )
+        secrets = await signing_secrets(store, settings)
+        tokens = CallbackTokens(secrets, max_age_s=settings.callback_token_max_age_s)
+        frame_tokens = FrameTokens(secrets, max_age_s=settings.frame_url_max_age_s, clock=clock)
         engine = Engine(
             store,
             providers,
             settings,
             clock=clock,
             callback_url_for=_callback_urls(settings.public_url, tokens),
+            frame_url_for=_frame_urls(settings.public_url, frame_tokens),
             prices=prices,
         )
         observers.add(engine.provider_health.observe)
@@ -144,6 +163,7 @@ async def open_runtime(
             prices=prices,
             health=engine.provider_health.reasons,
             routable=routable_providers(settings, providers),
+            frames_published=settings.public_url is not None and settings.keep_videos,
         )
         spending = Spending(store, settings_caps(settings), wake=engine.wake, clock=clock)
         metrics.spending = spending
@@ -173,6 +193,8 @@ async def open_runtime(
             tick_s=settings.engine_tick_s,
         )
         store.add_commit_listener(downloader.wake)
+        media = MediaWorker(store, storage, wake_engine=engine.wake, clock=clock)
+        store.add_commit_listener(media.wake)
         store.add_commit_listener(ActivityLog(store, await store.last_event_id()).wake)
         pruner = (
             Pruner(store, storage, settings.artifact_retention_days * 86_400, clock=clock)
@@ -215,6 +237,7 @@ async def open_runtime(
                 provider_report=engine.provider_report,
                 mounts=[dashboard_mount(board)],
                 spending=spending,
+                videos=BranchVideos(store, clock=clock, wake=media.wake, kept=settings.keep_videos),
             ),
             public_app=create_receiver_app(
                 inbox,
@@ -223,11 +246,13 @@ async def open_runtime(
                 on_reject=metrics.callback_rejected,
                 on_accept=metrics.callback_accepted,
                 body_timeout_s=settings.callback_body_timeout_s,
+                frames=(frame_tokens, lambda key: _read_frame(storage, key)),
             ),
             tokens=tokens,
             deliverer=deliverer,
             webhooks=webhooks,
             downloader=downloader,
+            media=media,
             storage=storage,
             pruner=pruner,
             metrics=metrics,
@@ -350,6 +375,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None, stop: asynci
             rt.engine.stop()
             rt.deliverer.stop()
             rt.downloader.stop()
+            rt.media.stop()
             if rt.pruner is not None:
                 rt.pruner.stop()
             api.should_exit = public.should_exit = True
@@ -358,6 +384,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None, stop: asynci
             tg.create_task(rt.engine.run())
             tg.create_task(rt.deliverer.run())
             tg.create_task(rt.downloader.run())
+            tg.create_task(rt.media.run())
             if rt.pruner is not None:
                 tg.create_task(rt.pruner.run())
             tg.create_task(api.serve(sockets=[api_socket]))

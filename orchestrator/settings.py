@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     callback_token_max_age_s: int = Field(
         default=7 * 24 * 3600, gt=0, description="How long a callback URL stays valid"
     )
+    frame_url_max_age_s: int = Field(
+        default=6 * 3600,
+        gt=0,
+        description="How long the URL a provider fetches a continuation's first frame from "
+        "stays valid",
+    )
     callback_body_timeout_s: float = Field(
         default=10.0,
         gt=0,
@@ -106,6 +112,12 @@ class Settings(BaseSettings):
     artifact_dir: Path | None = Field(
         default=None,
         description="Where result videos are kept; default <REELAY_DATA_DIR>/artifacts",
+    )
+    keep_videos: bool = Field(
+        default=True,
+        description="Download and keep every result video (probed; last frames for "
+        "continuations; each branch's whole video). Off: nothing is downloaded, and "
+        "continuations and whole videos are refused",
     )
     artifact_max_bytes: int = Field(
         default=512 * 1024 * 1024, gt=0, description="Largest video reelay will keep"

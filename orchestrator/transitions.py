@@ -1,6 +1,6 @@
 """What a change of pipelines implies, worked out once: the rows to write, the events that
-tell it (numbered), the webhook messages they send, the videos to download and the ledger
-rows the steps' money moves.
+tell it (numbered), the webhook messages they send, the videos to download, the media jobs
+(last frames, whole videos) and the ledger rows the steps' money moves.
 
 ``implied`` is pure; ``commit_transition`` is the one place that hands its result to the
 store, inside the caller's transaction. The store writes what it is given.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from orchestrator.artifacts.jobs import downloads_for
+from orchestrator.artifacts.jobs import MediaWork, downloads_for, media_for
 from orchestrator.domain import ledger
 from orchestrator.domain import pipelines as pipeline_rules
 from orchestrator.domain.artifacts import Download
@@ -19,6 +19,10 @@ from orchestrator.domain.models import Event, EventDraft, Pipeline, PipelineView
 from orchestrator.domain.webhooks import Endpoint, Message
 from orchestrator.store import Transaction
 from orchestrator.webhooks.outbox import messages_for
+
+MEDIA_WAIT_S = 30.0
+"""A new media job's first look: sooner when the download it waits for is recorded (the
+downloader makes the pipeline's media jobs due), this late at most."""
 
 Change = tuple[PipelineView | None, PipelineView]
 """(before, after) of one pipeline; ``before`` is None for a new pipeline."""
@@ -35,6 +39,7 @@ class Implied:
     """Numbered per pipeline after its last event; ``id`` is left to the database (0)."""
     outbox: tuple[Message, ...]
     downloads: tuple[Download, ...]
+    media: tuple[MediaWork, ...]
     ledger: tuple[ledger.LedgerChange, ...]
 
 
@@ -93,6 +98,7 @@ def implied(
         events=tuple(events),
         outbox=tuple(messages_for(events, pipelines, endpoints, now) if events else ()),
         downloads=tuple(downloads_for(changes, now)),
+        media=tuple(media_for(changes)),
         ledger=tuple(moves),
     )
 
@@ -110,7 +116,10 @@ async def commit_transition(
         new_steps=what.new_steps,
         changed_steps=what.changed_steps,
     )
-    await tx.artifacts.insert_downloads(what.downloads)
+    if tx.keep_videos:
+        await tx.artifacts.insert_downloads(what.downloads)
+        if what.media:
+            await tx.media.enqueue(what.media, now, now + MEDIA_WAIT_S)
     if what.ledger:
         await tx.money.apply(what.ledger, now)
     await tx.pipelines.append_events(what.events)

@@ -1,6 +1,7 @@
 """The public receiver: the only listener exposed to the internet.
 
-It serves provider callbacks and ``GET /healthz``, nothing else. A callback is accepted only
+It serves provider callbacks, the frames continuations start from (``receiver/frames.py``)
+and ``GET /healthz``, nothing else. A callback is accepted only
 on a URL reelay minted (a signed token naming the step and provider), is parsed by that
 provider's adapter, recorded durably once, and acknowledged; acting on it is the engine's job.
 Every byte is treated as hostile: the token is checked before the body is read, the body is
@@ -22,6 +23,7 @@ from orchestrator.domain.callbacks import Callback, Inbox, Verdict
 from orchestrator.domain.values import TaskStatus
 from orchestrator.providers.errors import ProviderResponseError
 from receiver.body import BadContentLength, BodyTimeout, BodyTooLarge, read_capped
+from receiver.frames import FrameSource, FrameTokens, frame_route
 from receiver.tokens import CallbackTokens, InvalidToken
 
 log = logging.getLogger("reelay.receiver")
@@ -47,8 +49,10 @@ def create_receiver_app(
     on_reject: Callable[[str, str], None] = lambda provider, reason: None,
     on_accept: Callable[[str], None] = lambda provider: None,
     body_timeout_s: float = BODY_TIMEOUT_S,
+    frames: tuple[FrameTokens, FrameSource] | None = None,
 ) -> Starlette:
-    """Without an inbox and tokens (callbacks not configured) only ``/healthz`` is served.
+    """Without an inbox and tokens (callbacks not configured) only ``/healthz`` is served;
+    ``frames`` serves ``/frames/<token>.png``.
 
     ``on_reject(provider, reason)`` and ``on_accept(provider)`` count outcomes (the metrics);
     a provider name nobody configured arrives as ``unknown``, so a URL cannot mint new labels.
@@ -116,4 +120,6 @@ def create_receiver_app(
         # apimart appends /callback to the URL it is given.
         Route("/callbacks/{provider}/{token}/callback", callback, methods=["POST"]),
     ]
+    if frames is not None:
+        routes.append(Route("/frames/{token}.png", frame_route(*frames), methods=["GET", "HEAD"]))
     return Starlette(routes=routes)

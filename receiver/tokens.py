@@ -22,7 +22,9 @@ class InvalidToken(Exception):
     """Bad, expired or rotated-out token. Deliberately says nothing more."""
 
 
-def _signer(clock: Callable[[], float]) -> type[TimestampSigner]:
+def clocked_signer(clock: Callable[[], float]) -> type[TimestampSigner]:
+    """An HMAC timestamp signer reading ``clock``, with its key derivation cached."""
+
     class ClockedSigner(TimestampSigner):
         _derived: dict[bytes | None, bytes]
 
@@ -59,7 +61,7 @@ class CallbackTokens:
         self._serializer = URLSafeTimedSerializer(
             list(reversed(secrets)),
             salt=_SALT,
-            signer=_signer(clock),
+            signer=clocked_signer(clock),
             signer_kwargs={"digest_method": hashlib.sha256},
         )
         # One signer holding every secret, built once instead of once per request.

@@ -19,6 +19,7 @@ from orchestrator.api.readiness import WriteProbe
 from orchestrator.api.services import ApiServices, ProviderHealth
 from orchestrator.api.table import ROUTES
 from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.branch_videos import BranchVideos
 from orchestrator.engine.provider_report import ProviderReport
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
@@ -45,6 +46,7 @@ def create_api_app(
     clock: Callable[[], float] = time.monotonic,
     mounts: Sequence[BaseRoute] = (),
     spending: Spending | None = None,
+    videos: BranchVideos | None = None,
 ) -> Starlette:
     """``api_token`` is the bearer token named ``api``; ``api_tokens`` are more, by name (the
     name is the actor of the requests made with it). With neither, every route is open.
@@ -66,6 +68,7 @@ def create_api_app(
         write_probe=WriteProbe(store, clock=clock),
         openapi=build_openapi(ROUTES),
         spending=spending or Spending(store, unlimited()),
+        videos=videos or BranchVideos(store, clock=time.time, wake=lambda: None),
         api_tokens=tokens,
         webhook_secrets=tuple(webhook_secrets),
         storage=storage,

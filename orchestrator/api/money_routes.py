@@ -21,6 +21,7 @@ from orchestrator.api.schemas import json_response, usd_or_none
 from orchestrator.api.services import services
 from orchestrator.common.times import is_time, parse_time
 from orchestrator.domain.ledger import day_of
+from orchestrator.domain.media import planned_seconds
 from orchestrator.domain.prices import to_micros, usd
 from orchestrator.engine.budget import Period
 from orchestrator.plans import PipelineRequest, total_estimate, unpriced_steps
@@ -58,6 +59,8 @@ async def quote(request: Request, body: PipelineRequest) -> Response:
             QuoteStepOut(
                 index=s.index,
                 kind=s.kind,
+                mode=s.mode,
+                parent=s.parent,
                 provider=s.provider,
                 model=s.model,
                 estimated_usd=usd_or_none(s.estimate_micros),
@@ -73,6 +76,7 @@ async def quote(request: Request, body: PipelineRequest) -> Response:
             for r in (routing.routes if routing else ())
         ],
         skipped=routing.skipped if routing else {},
+        planned_seconds=max(planned_seconds(view).values()),
     )
     return json_response(out)
 

@@ -16,6 +16,9 @@ from orchestrator.spending import Budgets, SpendGroup, SpendReport
 class QuoteStepOut(BaseModel):
     index: int
     kind: Literal["generate", "extend"]
+    mode: Literal["extend", "continue"] | None = None
+    """How the step follows its parent (null for the base)."""
+    parent: int | None = None
     provider: str
     model: str
     estimated_usd: Usd | None
@@ -40,6 +43,8 @@ class QuoteOut(BaseModel):
     """A routed request: every provider that can serve it, best first."""
     skipped: dict[str, str] = {}
     """A routed request: providers that cannot serve it, and why."""
+    planned_seconds: float | None = None
+    """How long the longest branch's whole video should be once every step succeeds."""
 
 
 class BudgetOut(BaseModel):

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from orchestrator.domain.artifacts import DownloadStatus, StepArtifact
 from orchestrator.domain.ledger import LedgerEntry
+from orchestrator.domain.media import planned_seconds
 from orchestrator.domain.models import Event, PipelineView, Routing, Step, StepError
 from orchestrator.domain.prices import usd
 from orchestrator.spending import Cost, pipeline_costs
@@ -37,6 +38,8 @@ class ProbeOut(BaseModel):
     height: int
     video_codec: str
     audio_codec: str | None
+    first_frame: str | None = None
+    """A small fingerprint of the first picture, to tell whether two files start alike."""
 
 
 class ArtifactOut(BaseModel):
@@ -119,6 +122,9 @@ def routing_out(routing: Routing | None) -> RoutingOut | None:
 class StepOut(BaseModel):
     index: int
     kind: Literal["generate", "extend"]
+    """What is sent: a continuation is a new generation (from its parent's last frame)."""
+    mode: Literal["extend", "continue"] | None = None
+    """How the step follows its parent: an extend, or a continuation; null for the base."""
     parent: int | None
     prompt: str
     model: str
@@ -151,6 +157,39 @@ class PipelineOut(BaseModel):
     budget_usd: Usd | None = None
     cost: CostOut | None = None
     routing: RoutingOut | None = None
+    planned_seconds: float | None = None
+    """How long the longest branch's whole video should be once every step succeeds."""
+
+
+class SegmentOut(BaseModel):
+    step: int
+    drop_first_frame: bool
+
+
+class BranchVideoOut(BaseModel):
+    """A branch's whole video, from the base to ``leaf``."""
+
+    leaf: int
+    state: Literal["ready", "making", "failed", "not_yet", "none"]
+    message: str
+    planned_seconds: float
+    url: str | None = None
+    partial: bool | None = None
+    """A later step of the branch failed: the video ends at ``upto``, the last good step."""
+    upto: int | None = None
+    method: Literal["whole", "copy", "reencode"] | None = None
+    """``whole``: the leaf's own file already holds the whole video; ``copy``: segments
+    joined without re-encoding; ``reencode``: their parameters differed (``reason``)."""
+    reason: str | None = None
+    segments: list[SegmentOut] | None = None
+    dropped_frames: int | None = None
+    sha256: str | None = None
+    size: int | None = None
+    probe: ProbeOut | None = None
+
+
+class BranchVideoListOut(BaseModel):
+    videos: list[BranchVideoOut]
 
 
 class PipelineListOut(BaseModel):
@@ -221,6 +260,7 @@ def step_out(step: Step, artifact: ArtifactOut | None = None, cost: Cost | None 
         cost=None if cost is None else cost_out(cost),
         index=step.index,
         kind=step.kind,
+        mode=step.mode,
         parent=step.parent,
         prompt=step.prompt,
         model=step.model,
@@ -251,6 +291,7 @@ def pipeline_out(
         budget_usd=usd_or_none(p.budget_micros),
         cost=cost_out(total),
         routing=routing_out(p.routing),
+        planned_seconds=max(planned_seconds(view).values()),
         id=p.id,
         status=str(p.status),
         provider=p.provider,

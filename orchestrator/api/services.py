@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from orchestrator.api.readiness import WriteProbe
 from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.branch_videos import BranchVideos
 from orchestrator.engine.provider_report import ProviderReport
 from orchestrator.metrics import Metrics
 from orchestrator.operations import Operations
@@ -31,6 +32,8 @@ class ApiServices:
     """The document served at ``/openapi.json``, built once from the route table."""
     spending: Spending
     """Spend and budgets."""
+    videos: BranchVideos
+    """Each branch's whole video."""
     api_tokens: Mapping[str, str] = field(default_factory=dict)
     """Every bearer token by its name (``REELAY_API_TOKEN`` is ``api``); empty serves every
     route without a token."""

@@ -19,13 +19,15 @@ from orchestrator.api.money_schemas import BudgetPatch, BudgetsOut, QuoteOut, Sp
 from orchestrator.api.provider_routes import ProviderListOut, list_providers
 from orchestrator.api.routing import Answer, ApiRoute, body_route, ok, problem, route
 from orchestrator.api.schemas import (
+    BranchVideoListOut,
+    BranchVideoOut,
     EventListOut,
     HealthOut,
     PipelineCountsOut,
     PipelineListOut,
     PipelineOut,
 )
-from orchestrator.api.video_routes import RANGE, step_video
+from orchestrator.api.video_routes import LEAF, RANGE, branch_videos, step_video, whole_video
 from orchestrator.api.webhook_schemas import (
     EndpointIn,
     EndpointListOut,
@@ -151,6 +153,30 @@ PIPELINE_ROUTES = (
         },
         params=(RANGE,),
         summary="The kept copy of a step's video; honours Range",
+    ),
+    route(
+        "GET",
+        "/v1/pipelines/{pipeline_id}/video",
+        whole_video,
+        "getWholeVideo",
+        {
+            200: Answer("The whole video of the branch", media="video/mp4"),
+            202: ok(BranchVideoOut, "Being made: ask again after Retry-After"),
+            206: Answer("The requested bytes", media="video/mp4"),
+            400: problem("Bad leaf"),
+            409: problem("The branch has not finished, or its video cannot be made"),
+            416: Answer("The range lies outside the video"),
+        },
+        params=(LEAF, RANGE),
+        summary="One MP4 from the base to a leaf (default: the last step); honours Range",
+    ),
+    route(
+        "GET",
+        "/v1/pipelines/{pipeline_id}/videos",
+        branch_videos,
+        "listWholeVideos",
+        {200: ok(BranchVideoListOut, "Each branch's whole video: made, being made, or why not")},
+        summary="What each branch's whole video is",
     ),
     route(
         "GET",

@@ -193,6 +193,7 @@ class Downloader:
             await tx.artifacts.update_downloads([done])
             if event is None:
                 return
+            await tx.media.inputs_kept(download.pipeline_id, now)
             view = (await tx.pipelines.load([download.pipeline_id]))[download.pipeline_id]
             after = view
             if done.status is DownloadStatus.FAILED:

@@ -73,10 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("id")
     _reason_option(retry)
 
-    fetch = sub.add_parser("fetch", help="download a pipeline's final video(s)")
+    fetch = sub.add_parser("fetch", help="download each branch's whole video")
     fetch.add_argument("id")
     fetch.add_argument("--dir", default=".", help="where to write them (default: here)")
-    fetch.add_argument("--all", action="store_true", help="every step's video, not only the ends")
+    fetch.add_argument(
+        "--leaf", type=int, metavar="STEP", help="only the branch from the base to this step"
+    )
+    fetch.add_argument(
+        "--all", action="store_true", help="also every step's own file, as the provider made it"
+    )
+    fetch.add_argument(
+        "--wait",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="how long to wait for a video being made (default: 120)",
+    )
 
     watch_cmd = sub.add_parser("watch", help="follow a pipeline's events live until it ends")
     watch_cmd.add_argument("id")
@@ -90,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="STEP",
         help="step to continue (default: the last one)",
+    )
+    extend.add_argument(
+        "--continue",
+        dest="continue_",
+        action="store_true",
+        help="a new generation from the step's last frame instead of the provider's extend",
     )
     _reason_option(extend)
 
@@ -143,6 +161,21 @@ def _request_arguments(command: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PROMPT",
         help="add an extend step continuing the base (step 0) (repeatable)",
+    )
+    command.add_argument(
+        "--continue",
+        dest="continue_",
+        action="append",
+        default=[],
+        metavar="PROMPT",
+        help="add a continuation of the previous step: a new generation from its last frame, "
+        "past the provider's extend depth (repeatable)",
+    )
+    command.add_argument(
+        "--target-seconds",
+        type=int,
+        metavar="S",
+        help="how long the video should be: reelay plans the extends and continuations",
     )
     command.add_argument("--tier", choices=["fast", "quality"])
     command.add_argument("--model")

@@ -8,6 +8,7 @@ import random
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -148,6 +149,34 @@ class ApiClient:
             partial.unlink(missing_ok=True)
         return size
 
+    async def whole_video(self, pipeline_id: str, leaf: int, target: Path) -> WholeVideo:
+        """Download a branch's whole video to ``target`` (written atomically); while it is
+        being made, write nothing and say how long to wait."""
+        partial = target.with_name(target.name + ".partial")
+        path = f"/v1/pipelines/{pipeline_id}/video"
+        try:
+            async with self._http.stream(
+                "GET", path, params={"leaf": leaf}, timeout=httpx.Timeout(30.0, read=None)
+            ) as response:
+                if response.status_code == 202:
+                    await response.aread()
+                    return WholeVideo(retry_after=float(response.headers.get("retry-after", 2)))
+                if response.status_code >= 400:
+                    await response.aread()
+                    error = Unreachable if response.status_code in _UNAVAILABLE else ApiError
+                    raise error(_describe(response))
+                size = 0
+                with partial.open("wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        out.write(chunk)
+                        size += len(chunk)
+                partial.replace(target)
+                return WholeVideo(size=size, headers=dict(response.headers))
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        finally:
+            partial.unlink(missing_ok=True)
+
     async def create(self, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return await self.request("POST", "/v1/pipelines", json=body, headers=headers)
@@ -173,6 +202,16 @@ class ApiClient:
         """An action on a pipeline, with the reason the API keeps in its audit event."""
         body = {"reason": reason} if reason is not None else None
         return await self.request("POST", f"/v1/pipelines/{pipeline_id}/{action}", json=body)
+
+
+@dataclass(frozen=True, slots=True)
+class WholeVideo:
+    """A branch's whole video, downloaded (``size`` and the answer's headers), or being
+    made (``retry_after`` seconds)."""
+
+    size: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    retry_after: float | None = None
 
 
 def _describe(response: httpx.Response) -> str:

@@ -19,6 +19,7 @@ from orchestrator.cli.client import ApiClient, ApiError
 from orchestrator.cli.money import budget_table, quote_lines, spend_table
 from orchestrator.cli.progress import pipeline_block, watch
 from orchestrator.cli.providers import provider_table
+from orchestrator.cli.videos import describe_whole, save_whole_video
 from orchestrator.cli.watch import watch_events
 from orchestrator.common import eventloop, logs
 from orchestrator.errors import Rejected
@@ -80,8 +81,11 @@ def _with_flags(body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
         body["params"] = {**(body.get("params") or {}), **params}
     extends: list[dict[str, Any]] = [{"prompt": p} for p in args.extend]
     extends += [{"prompt": p, "from": 0} for p in args.branch]
+    extends += [{"prompt": p, "mode": "continue"} for p in args.continue_]
     if extends:
         body["extends"] = [*(body.get("extends") or []), *extends]
+    if args.target_seconds is not None:
+        body["target_seconds"] = args.target_seconds
     return body
 
 
@@ -129,13 +133,15 @@ async def _client_command(args: argparse.Namespace) -> int:
             pipeline = await client.retry(args.id, args.reason)
             print("\n".join(pipeline_block(pipeline)))
         elif args.command == "fetch":
-            return await _fetch(client, args.id, Path(args.dir), every_step=args.all)
+            return await _fetch(client, args, Path(args.dir))
         elif args.command == "watch":
             return 0 if await watch_events(client, args.id) == "succeeded" else 1
         elif args.command == "extend":
             body: dict[str, Any] = {"prompt": args.prompt}
             if args.from_ is not None:
                 body["from"] = args.from_
+            if args.continue_:
+                body["mode"] = "continue"
             if args.reason is not None:
                 body["reason"] = args.reason
             pipeline = await client.request("POST", f"/v1/pipelines/{args.id}/extends", json=body)
@@ -204,22 +210,26 @@ def _budget_patch(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
-async def _fetch(client: ApiClient, pipeline_id: str, target: Path, *, every_step: bool) -> int:
-    """The final videos are those of steps nothing continues (the ends of each branch)."""
-    pipeline = await client.get(pipeline_id)
-    parents = {s["parent"] for s in pipeline["steps"]}
-    wanted = [s for s in pipeline["steps"] if every_step or s["index"] not in parents]
-    missing = [s["index"] for s in wanted if not s.get("artifact")]
-    if missing:
-        raise UsageError(
-            f"no kept video yet for step(s) {', '.join(map(str, missing))} of {pipeline_id} "
-            f"(pipeline {pipeline['status']})"
-        )
+async def _fetch(client: ApiClient, args: argparse.Namespace, target: Path) -> int:
+    """Each branch's whole video (or the one ``--leaf`` names), waiting while it is made;
+    with ``--all`` also every step's own file."""
+    pipeline_id: str = args.id
     await anyio.Path(target).mkdir(parents=True, exist_ok=True)
-    for step in wanted:
-        path = target / f"{pipeline_id}-step{step['index']}.mp4"
-        size = await client.download(step["artifact"]["url"], path)
-        print(f"{path}  {size} bytes  sha256 {step['artifact']['sha256']}")
+    listed = (await client.request("GET", f"/v1/pipelines/{pipeline_id}/videos"))["videos"]
+    leaves = [args.leaf] if args.leaf is not None else [v["leaf"] for v in listed]
+    for leaf in leaves:
+        path = target / f"{pipeline_id}-whole-step{leaf}.mp4"
+        video = await save_whole_video(client, pipeline_id, leaf, path, wait_s=args.wait)
+        print(f"{path}  {describe_whole(video)}")
+    if args.all:
+        pipeline = await client.get(pipeline_id)
+        for step in pipeline["steps"]:
+            if not step.get("artifact"):
+                print(f"step {step['index']}: no kept video ({step['status']})")
+                continue
+            path = target / f"{pipeline_id}-step{step['index']}.mp4"
+            size = await client.download(step["artifact"]["url"], path)
+            print(f"{path}  {size} bytes  sha256 {step['artifact']['sha256']}")
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Everything runs in this process over real loopback HTTP: the sandbox on one port, reelay's
 internal API and public receiver on two others. apixo branches two extends from its base (its
-depth limit is 1); the others chain base -> extend -> extend.
+depth limit is 1) and goes on past that limit with a continuation; the others chain base ->
+extend -> extend. It ends with one whole video per branch, saved and described.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 import anyio
 
-from orchestrator.cli.client import ApiClient
+from orchestrator.cli.client import ApiClient, WholeVideo
 from orchestrator.cli.money import cost_line
 from orchestrator.cli.progress import watch
+from orchestrator.cli.videos import describe_whole, save_whole_video
 from orchestrator.common.ports import free_port
 from orchestrator.runtime import serve
 from orchestrator.sandbox import SandboxConfig
@@ -58,6 +60,8 @@ PIPELINES: list[dict[str, Any]] = [
         "extends": [
             {"prompt": "Earth rises slowly over the horizon", "from": 0},
             {"prompt": "A meteor streaks across the black sky", "from": 0},
+            # apixo cannot extend an extend: a continuation starts from step 1's last frame.
+            {"prompt": "The astronaut walks back to the lander", "from": 1, "mode": "continue"},
         ],
     },
     {
@@ -129,7 +133,7 @@ async def run_demo(
                 ids = [(await client.create(body))["id"] for body in PIPELINES]
                 final = await watch(client, ids, out=out)
                 final = await _wait_for_videos(client, ids)
-                saved = await _save_videos(client, final, root / "videos")
+                saved = await _save_whole_videos(client, final, root / "videos")
             _report(final, saved, settings.artifact_root, out)
             if keep:
                 out.write(f"\nThe dashboard stays at {api_url}/ui/ until Ctrl-C.\n")
@@ -160,26 +164,27 @@ async def _wait_for_videos(client: ApiClient, ids: list[str]) -> list[dict[str, 
         await asyncio.sleep(0.2)
 
 
-async def _save_videos(
+async def _save_whole_videos(
     client: ApiClient, pipelines: list[dict[str, Any]], target: Path
-) -> dict[tuple[str, int], Path]:
-    """Each branch's final video, under a readable name."""
+) -> dict[tuple[str, int], tuple[Path, WholeVideo]]:
+    """Each branch's whole video, from the base to its last step, under a readable name."""
     await anyio.Path(target).mkdir(parents=True, exist_ok=True)
-    saved: dict[tuple[str, int], Path] = {}
+    saved: dict[tuple[str, int], tuple[Path, WholeVideo]] = {}
     for p in pipelines:
-        parents = {s["parent"] for s in p["steps"]}
-        for step in p["steps"]:
-            if step["index"] in parents or not step["artifact"]:
+        listed = await client.request("GET", f"/v1/pipelines/{p['id']}/videos")
+        for video in listed["videos"]:
+            if video["state"] in ("none", "not_yet"):
                 continue
-            path = target / f"{p['provider']}-{p['id']}-step{step['index']}.mp4"
-            await client.download(step["artifact"]["url"], path)
-            saved[(p["id"], step["index"])] = path
+            leaf = video["leaf"]
+            path = target / f"{p['provider']}-{p['id']}-to-step{leaf}.mp4"
+            whole = await save_whole_video(client, p["id"], leaf, path, wait_s=60)
+            saved[(p["id"], leaf)] = (path, whole)
     return saved
 
 
 def _report(
     pipelines: list[dict[str, Any]],
-    saved: dict[tuple[str, int], Path],
+    saved: dict[tuple[str, int], tuple[Path, WholeVideo]],
     store: Path,
     out: Any,
 ) -> None:
@@ -189,20 +194,27 @@ def _report(
         out.write(f"    {cost_line(p['cost'])}\n")
         for step in p["steps"]:
             artifact = step["artifact"]
-            if (p["id"], step["index"]) in saved:
-                where = f"{saved[(p['id'], step['index'])]}  ({artifact['size']} bytes)"
-            elif artifact:
-                where = f"kept, sha256 {artifact['sha256'][:16]}..."
+            if artifact:
+                probe = artifact.get("probe") or {}
+                where = (
+                    f"kept, {probe.get('duration_s', '?')} s, sha256 {artifact['sha256'][:12]}.."
+                )
             else:
                 where = (step["error"] or {}).get("message", "not kept")
-            out.write(f"    step {step['index']} {step['kind']:<8} {where}\n")
+            how = step.get("mode") or step["kind"]
+            out.write(f"    step {step['index']} {how:<8} {where}\n")
+        for (pid, leaf), (path, whole) in saved.items():
+            if pid == p["id"]:
+                out.write(f"    whole video to step {leaf}: {path}\n")
+                out.write(f"      {describe_whole(whole)}\n")
     out.write(
         "\nOnly apixo publishes a price (for its generations), so only those steps are priced\n"
         "here; the others are unpriced (never counted as $0) until REELAY_PRICES_FILE names\n"
         "them. `reelay spend` sums what was charged.\n"
     )
     out.write(
-        f"\nEvery result video is kept by content hash under {store};\n"
-        f"the final video of each branch is saved above. `reelay fetch <id>` downloads them\n"
-        "again while `reelay serve` runs on this database.\n"
+        f"\nEvery result video is kept by content hash under {store}; each branch's whole\n"
+        "video (its steps' files joined where a file holds only its own segment) is saved\n"
+        "above. `reelay fetch <id>` downloads them again while `reelay serve` runs on this\n"
+        "database.\n"
     )

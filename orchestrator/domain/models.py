@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.domain.values import StepKind, TaskRef, VideoParams
 
@@ -109,10 +109,26 @@ class Step:
     """Submits ever reserved for this step: the latest one's ledger row. Never reset."""
     reported_micros: int | None = None
     """The cost the provider reported for the latest task, which wins over the estimate."""
+    first_frame: str | None = None
+    """A continuation's first frame: the storage key of its parent's last frame (PNG), set
+    once that frame is extracted; the step is not submitted before."""
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.pipeline_id, self.index)
+
+    @property
+    def continues(self) -> bool:
+        """A continuation: a new image-to-video generation whose first frame is its parent's
+        last frame (an extend continues the parent's task instead)."""
+        return self.kind == "generate" and self.parent is not None
+
+    @property
+    def mode(self) -> Literal["extend", "continue"] | None:
+        """How the step follows its parent: ``extend``, ``continue``, or None for a base."""
+        if self.parent is None:
+            return None
+        return "continue" if self.continues else "extend"
 
     def task_ref(self) -> TaskRef:
         if self.provider_task_id is None:

@@ -1,7 +1,8 @@
 """Pipeline rules, pure: what follows from the state of its steps, and which events say so.
 
 ``settle`` is applied after any step changes: it cancels the steps below a failed one, makes
-children ready once their parent succeeded, and derives the pipeline's status.
+children ready once their parent succeeded (a continuation once its parent's last frame is
+extracted too), and derives the pipeline's status.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def settle(view: PipelineView, now: float) -> PipelineView:
         if current.status is StepStatus.PENDING:
             if parent is not None and parent.status in (StepStatus.FAILED, StepStatus.CANCELLED):
                 by_index[step.index] = step_rules.cancel(current, now)
-            elif parent is None or parent.status is StepStatus.SUCCEEDED:
+            elif parent is None or (
+                parent.status is StepStatus.SUCCEEDED
+                and (not current.continues or current.first_frame is not None)
+            ):
                 by_index[step.index] = step_rules.make_ready(current, now)
     settled = tuple(by_index[s.index] for s in view.steps)
     return PipelineView(pipeline=_rollup(view.pipeline, settled, now), steps=settled)
@@ -104,6 +108,7 @@ def step_data(step: Step) -> dict[str, Any]:
     return {
         "index": step.index,
         "kind": step.kind,
+        "mode": step.mode,
         "status": str(step.status),
         "provider_task_id": step.provider_task_id,
         "progress": step.progress,
@@ -126,7 +131,8 @@ def _error(error: StepError | None) -> dict[str, str] | None:
 
 
 def depth(steps: Iterable[tuple[int, int | None]]) -> dict[int, int]:
-    """Extend depth of each step given (index, parent) pairs in index order: base is 0."""
+    """Extend depth of each step given (index, parent) pairs in index order: a base is 0, and
+    so is a continuation (pass its parent as None): it is a new generation."""
     depths: dict[int, int] = {}
     for index, parent in steps:
         depths[index] = 0 if parent is None else depths[parent] + 1

@@ -16,7 +16,7 @@ from orchestrator.errors import Conflict
 S = StepStatus
 
 ALLOWED: dict[StepStatus, frozenset[StepStatus]] = {
-    S.PENDING: frozenset({S.SUBMITTING, S.CANCELLED}),
+    S.PENDING: frozenset({S.SUBMITTING, S.CANCELLED, S.FAILED}),
     S.SUBMITTING: frozenset({S.SUBMITTED, S.PENDING, S.FAILED, S.AMBIGUOUS, S.CANCELLED}),
     S.SUBMITTED: frozenset({S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED}),
     S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED}),
@@ -107,6 +107,14 @@ def fail(step: Step, now: float, error: StepError, *, refund: bool = False) -> S
     if step.status.finished:
         return replace(step, billing=billing) if billing is not step.billing else step
     return move(step, S.FAILED, now, error=error, next_at=None, completed_at=now, billing=billing)
+
+
+def unable(step: Step, now: float, error: StepError) -> Step:
+    """A pending step that can never be sent as planned (a continuation whose parent's video
+    was not kept, so it has no first frame); nothing was reserved for it."""
+    if step.status is not S.PENDING:
+        return step
+    return move(step, S.FAILED, now, error=error, next_at=None, completed_at=now)
 
 
 def ambiguous(step: Step, now: float, error: StepError) -> Step:

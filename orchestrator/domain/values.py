@@ -73,6 +73,9 @@ class Capabilities:
     durations: frozenset[int]
     typical_task_seconds: float
     """When a task usually finishes; the first poll is scheduled near it."""
+    first_frame: bool = False
+    """Whether a generation can start from a given picture (image-to-video): what a
+    continuation needs."""
 
 
 @dataclass(frozen=True, slots=True)

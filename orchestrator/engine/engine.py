@@ -22,6 +22,7 @@ from orchestrator.engine import outcomes as outcome_rules
 from orchestrator.engine.claim import Claimer, Key
 from orchestrator.engine.perform import (
     CallbackUrlFor,
+    FrameUrlFor,
     Outcome,
     Performer,
     PollWork,
@@ -55,6 +56,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         callback_url_for: CallbackUrlFor | None = None,
+        frame_url_for: FrameUrlFor | None = None,
         provider_settings: Mapping[str, ProviderSettings] | None = None,
         replica: str | None = None,
         prices: PriceBook | None = None,
@@ -105,6 +107,7 @@ class Engine:
             self.request_stats,
             clock=clock,
             callback_url_for=callback_url_for,
+            frame_url_for=frame_url_for,
         )
         self._recorder = Recorder(
             store,

@@ -25,6 +25,8 @@ from orchestrator.providers.errors import OutcomeUnknown, ProviderError
 log = logging.getLogger("reelay.engine")
 
 CallbackUrlFor = Callable[[Step], str | None]
+FrameUrlFor = Callable[[str], str]
+"""The public URL a provider fetches a stored frame (PNG) from, given its storage key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,7 @@ class Performer:
         *,
         clock: Callable[[], float],
         callback_url_for: CallbackUrlFor | None = None,
+        frame_url_for: FrameUrlFor | None = None,
     ) -> None:
         self._providers = providers
         self._pressure = pressure
@@ -90,6 +93,7 @@ class Performer:
         self._stats = stats
         self._clock = clock
         self._callback_url_for = callback_url_for
+        self._frame_url_for = frame_url_for
 
     async def perform(self, item: Work) -> Outcome:
         provider = self._providers[item.step.provider]
@@ -104,7 +108,7 @@ class Performer:
                 url = self._callback_url_for(item.step)
             if pressure.paused_since is not None:  # only a probe is let through while paused
                 probe_at = self._clock()
-            outcome = await submit(item, provider, url)
+            outcome = await submit(item, provider, url, self._frame_url_for)
         self._feel(pressure, outcome)
         error = outcome.error if isinstance(outcome, SubmitFailed | PollFailed) else None
         if error is not None:
@@ -131,15 +135,25 @@ def _probe_result(error: ProviderError | None) -> str:
     return "insufficient_balance" if isinstance(error, pe.InsufficientBalance) else "failed"
 
 
-async def submit(work: SubmitWork, provider: Provider, callback_url: str | None) -> Outcome:
+async def submit(
+    work: SubmitWork,
+    provider: Provider,
+    callback_url: str | None,
+    frame_url_for: FrameUrlFor | None = None,
+) -> Outcome:
     step = work.step
     try:
         if step.kind == "generate":
+            params = step.params
+            if step.continues:
+                params = params.model_copy(
+                    update={"first_frame_url": _frame_url(step, provider, frame_url_for)}
+                )
             task_id = await provider.generate(
                 GenerateRequest(
                     prompt=step.prompt,
                     model=step.model,
-                    params=step.params,
+                    params=params,
                     provider_options=step.provider_options,
                     callback_url=callback_url,
                 )
@@ -175,6 +189,20 @@ async def poll(work: PollWork, provider: Provider) -> Outcome:
         return PollFailed(step.key, exc)
     except Exception as exc:
         return PollFailed(step.key, _crashed("poll", step, exc))
+
+
+def _frame_url(step: Step, provider: Provider, frame_url_for: FrameUrlFor | None) -> str:
+    """Where the provider fetches a continuation's first frame; refused (nothing was sent)
+    when reelay cannot publish it."""
+    if frame_url_for is None or step.first_frame is None:
+        raise pe.InvalidRequest(
+            "a continuation's first frame is published on the public receiver, and "
+            "REELAY_PUBLIC_URL is not set"
+            if frame_url_for is None
+            else "the continuation's first frame was not extracted",
+            provider=provider.name,
+        )
+    return frame_url_for(step.first_frame)
 
 
 def _crashed(what: str, step: Step, exc: Exception) -> OutcomeUnknown:

@@ -76,6 +76,7 @@ class ApimartProvider:
             resolutions=frozenset({"720p", "1080p", "4k"}),
             durations=frozenset({4, 6, 8}),
             typical_task_seconds=120.0,
+            first_frame=True,
         )
 
     @property

@@ -107,6 +107,7 @@ class ApixoProvider:
             resolutions=frozenset({"720p"}),
             durations=frozenset({8}),
             typical_task_seconds=120.0,
+            first_frame=True,
         )
 
     @property

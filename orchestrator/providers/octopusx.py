@@ -1,9 +1,10 @@
 """octopusx (docs/providers.md#octopusx): OpenAI-style video objects, polling only.
 
 Resolution travels in ``metadata.output_config`` (the docs show ``"720P"``); we also allow
-``1080p`` there, which Veo supports for the 8 s clips octopusx makes. Images are not mapped:
-octopusx treats ``input_reference`` as a reference image rather than a first frame, so a
-caller who wants that passes ``input_reference`` through ``provider_options``.
+``1080p`` there, which Veo supports for the 8 s clips octopusx makes. A first frame
+(``first_frame_url``, what a continuation sends) goes in ``input_reference`` as a URL; the
+docs call that field a reference image, so the join measures whether the video really starts
+with it before dropping a repeated frame.
 A remix takes only a prompt and a model and follows its source video, so an extend's
 aspect ratio, resolution and duration are checked against what it will produce, not sent.
 """
@@ -45,7 +46,7 @@ NAME = "octopusx"
 _MODELS = {Tier.FAST: "veo_3_1-fast", Tier.QUALITY: "veo_3_1"}
 _EXTEND_MODEL = "veo_3_1-extend"
 _URL_PATHS = (("video_url",), ("metadata", "url"))
-_NOT_SENT = ("first_frame_url", "last_frame_url", "seed", "negative_prompt")
+_NOT_SENT = ("last_frame_url", "seed", "negative_prompt")
 
 
 class OctopusxProvider:
@@ -67,6 +68,7 @@ class OctopusxProvider:
             resolutions=frozenset({"720p", "1080p"}),
             durations=frozenset({8}),
             typical_task_seconds=90.0,
+            first_frame=True,
         )
 
     @property
@@ -94,7 +96,7 @@ class OctopusxProvider:
             durations=caps.durations,
         )
         if extend:
-            fields = (*_NOT_SENT, "generate_audio")
+            fields = (*_NOT_SENT, "first_frame_url", "generate_audio")
             return problems + unsupported(params, fields, "octopusx remix takes no {field}")
         message = "octopusx has no {field} field; send the provider's own in provider_options"
         return problems + unsupported(params, _NOT_SENT, message)
@@ -114,6 +116,7 @@ class OctopusxProvider:
         )
         fields = openai_video_fields(request.model, request.prompt, p)
         fields["metadata"] = {"output_config": output_config} if output_config else None
+        fields["input_reference"] = p.first_frame_url
         return await create_video(self._http, fields, request.provider_options, NAME)
 
     async def extend(self, request: ExtendRequest) -> str:

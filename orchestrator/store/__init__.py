@@ -44,9 +44,10 @@ async def open_backend(url: str) -> Backend:
     )
 
 
-async def open_store(url: str) -> Store:
-    """Open (creating if needed) and migrate the store named by ``url`` (see ``open_backend``)."""
-    store = Store(await open_backend(url))
+async def open_store(url: str, *, keep_videos: bool = True) -> Store:
+    """Open (creating if needed) and migrate the store named by ``url`` (see ``open_backend``);
+    ``keep_videos``: see ``Store``."""
+    store = Store(await open_backend(url), keep_videos=keep_videos)
     try:
         await store.migrate()
     except BaseException:

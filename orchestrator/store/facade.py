@@ -20,9 +20,10 @@ T = TypeVar("T")
 class Store(Reads):
     """Everything the engine and the API persist."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, *, keep_videos: bool = True) -> None:
+        """``keep_videos``: write the downloads and media jobs a change asks for."""
         super().__init__(backend)
-        self._writer = Writer(backend)
+        self._writer = Writer(backend, keep_videos=keep_videos)
 
     @property
     def instance(self) -> str:

@@ -409,3 +409,36 @@ SPEND_TOTALS = """
 
 # A batch of creates looks up all of its idempotency keys at once.
 SELECT_PIPELINE_IDS_BY_KEYS = "SELECT id FROM pipelines WHERE idempotency_key IN ({keys})"
+
+# Media work after downloads: last frames to extract, whole videos to make.
+MEDIA_COLUMNS = (
+    "pipeline_id, step_idx, kind, status, attempts, next_at, result, error, created_at, updated_at"
+)
+ENQUEUE_MEDIA = f"""
+    INSERT INTO media_jobs ({MEDIA_COLUMNS}) VALUES (?, ?, ?, 'waiting', 0, ?, NULL, NULL, ?, ?)
+    ON CONFLICT (pipeline_id, step_idx, kind) DO UPDATE SET status = 'waiting', attempts = 0,
+        next_at = excluded.next_at, error = NULL, updated_at = excluded.updated_at
+"""
+ENQUEUE_MEDIA_ONCE = f"""
+    INSERT INTO media_jobs ({MEDIA_COLUMNS}) VALUES (?, ?, ?, 'waiting', 0, ?, NULL, NULL, ?, ?)
+    ON CONFLICT (pipeline_id, step_idx, kind) DO NOTHING
+"""
+DUE_MEDIA = f"""
+    SELECT {MEDIA_COLUMNS} FROM media_jobs
+    WHERE status IN ('waiting', 'working') AND next_at <= ?
+    ORDER BY next_at LIMIT ?{{lock}}
+"""
+LEASE_MEDIA = """
+    UPDATE media_jobs SET status = 'working', next_at = ?
+    WHERE pipeline_id = ? AND step_idx = ? AND kind = ?
+"""
+MEDIA_INPUTS_KEPT = """
+    UPDATE media_jobs SET next_at = ? WHERE pipeline_id = ? AND status = 'waiting' AND next_at > ?
+"""
+UPDATE_MEDIA = """
+    UPDATE media_jobs SET status = ?, attempts = ?, next_at = ?, result = ?, error = ?,
+        updated_at = ?
+    WHERE pipeline_id = ? AND step_idx = ? AND kind = ?
+"""
+MEDIA_OF = f"SELECT {MEDIA_COLUMNS} FROM media_jobs WHERE pipeline_id = ? ORDER BY step_idx, kind"
+NEXT_MEDIA_DUE = "SELECT MIN(next_at) FROM media_jobs WHERE status IN ('waiting', 'working')"

@@ -7,11 +7,13 @@ from typing import Any
 
 from orchestrator.domain.artifacts import StepArtifact
 from orchestrator.domain.ledger import LedgerEntry, UsageKey
+from orchestrator.domain.media import MediaJob
 from orchestrator.domain.models import Event, PipelineStatus, PipelineView
 from orchestrator.domain.webhooks import Attempt, Endpoint, Message
 from orchestrator.store import queries as q
 from orchestrator.store.artifact_tx import step_artifacts
 from orchestrator.store.backend import Backend, chunks, placeholders
+from orchestrator.store.media_tx import media_from_row
 from orchestrator.store.money_tx import CapOverride, MoneyTx, Usage, ledger_entry
 from orchestrator.store.pipeline_tx import load_views
 from orchestrator.store.rows import Row, event_from_row
@@ -127,6 +129,12 @@ class Reads:
 
     async def next_due(self) -> float | None:
         return _time(await self._value(q.NEXT_DUE))
+
+    async def media_jobs(self, pipeline_id: str) -> list[MediaJob]:
+        return [media_from_row(r) for r in await self._rows(q.MEDIA_OF, (pipeline_id,))]
+
+    async def next_media_due(self) -> float | None:
+        return _time(await self._value(q.NEXT_MEDIA_DUE))
 
     async def next_download_due(self) -> float | None:
         return _time(await self._value(q.NEXT_DOWNLOAD_DUE))

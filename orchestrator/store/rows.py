@@ -68,6 +68,7 @@ STEP_COLUMNS: tuple[str, ...] = (
     "billing",
     "billing_seq",
     "reported_micros",
+    "first_frame",
     "created_at",
     "updated_at",
 )
@@ -165,6 +166,7 @@ def step_from_row(row: Row) -> Step:
         billing=None if row["billing"] is None else Billing(row["billing"]),
         billing_seq=row["billing_seq"],
         reported_micros=row["reported_micros"],
+        first_frame=row["first_frame"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -201,6 +203,7 @@ def step_values(s: Step) -> tuple[Any, ...]:
         None if s.billing is None else str(s.billing),
         s.billing_seq,
         s.reported_micros,
+        s.first_frame,
         s.created_at,
         s.updated_at,
     )

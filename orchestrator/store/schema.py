@@ -305,6 +305,31 @@ _DUE_BY_PROVIDER_V8 = [
 _PROBES_V9 = ["ALTER TABLE artifacts ADD COLUMN probe TEXT"]
 
 
+# Long videos: a continuation's first frame (the storage key of its parent's last frame), and
+# the media work done after downloads: extracting a last frame ('frame') and making a
+# branch's whole video ('video'), one row per (pipeline, step, kind): waiting for downloads,
+# then leased like them, with the result as JSON.
+_MEDIA_V10 = [
+    "ALTER TABLE steps ADD COLUMN first_frame TEXT",
+    """
+    CREATE TABLE media_jobs (
+        pipeline_id TEXT NOT NULL REFERENCES pipelines (id),
+        step_idx INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at DOUBLE PRECISION,
+        result TEXT,
+        error TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (pipeline_id, step_idx, kind)
+    )
+    """,
+    "CREATE INDEX media_jobs_due ON media_jobs (next_at) WHERE status IN ('waiting', 'working')",
+]
+
+
 def migrations(dialect: Dialect) -> list[list[str]]:
     """Migration N (1-based) is ``migrations(d)[N - 1]``: statements run in one transaction."""
     return [
@@ -317,6 +342,7 @@ def migrations(dialect: Dialect) -> list[list[str]]:
         _MONEY_V7,
         _DUE_BY_PROVIDER_V8,
         _PROBES_V9,
+        _MEDIA_V10,
     ]
 
 

@@ -1,8 +1,8 @@
 """One database transaction, as the parts that read and write each kind of row.
 
 A job given to ``Store.run`` gets a ``Transaction`` and uses its parts: ``tx.pipelines``,
-``tx.claims``, ``tx.callbacks``, ``tx.replicas``, ``tx.webhooks``, ``tx.artifacts`` and
-``tx.money``. They
+``tx.claims``, ``tx.callbacks``, ``tx.replicas``, ``tx.webhooks``, ``tx.artifacts``,
+``tx.money`` and ``tx.media``. They
 write what they are given; what a change of pipelines implies (events, webhook messages,
 downloads) is worked out before, by ``orchestrator.transitions``.
 """
@@ -14,6 +14,7 @@ from orchestrator.store.backend import Connection
 from orchestrator.store.callback_tx import CallbackTx
 from orchestrator.store.claim_tx import ClaimTx
 from orchestrator.store.job import JobMarks
+from orchestrator.store.media_tx import MediaTx
 from orchestrator.store.money_tx import MoneyTx
 from orchestrator.store.pipeline_tx import PipelineTx
 from orchestrator.store.replica_tx import ReplicaTx
@@ -23,7 +24,10 @@ from orchestrator.store.webhook_tx import WebhookTx
 class Transaction:
     """Reads and writes inside one database transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, keep_videos: bool = True) -> None:
+        self.keep_videos = keep_videos
+        """Whether result videos are kept (``REELAY_KEEP_VIDEOS``): without, a change's
+        downloads and media jobs are not written."""
         self.marks = JobMarks()
         """What the current job did (reset per job by the writer)."""
         self.pipelines = PipelineTx(conn, self.marks)
@@ -33,6 +37,7 @@ class Transaction:
         self.webhooks = WebhookTx(conn)
         self.artifacts = ArtifactTx(conn)
         self.money = MoneyTx(conn)
+        self.media = MediaTx(conn)
 
     def next_job(self) -> None:
         """Another job of the same batch starts."""

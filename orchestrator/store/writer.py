@@ -31,8 +31,9 @@ Job = Callable[[Transaction], Awaitable[Any]]
 
 
 class Writer:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, *, keep_videos: bool = True) -> None:
         self._backend = backend
+        self._keep_videos = keep_videos
         self._jobs: list[tuple[Job, asyncio.Future[Any]]] = []
         self._writing: asyncio.Task[None] | None = None
         self._alone: set[asyncio.Task[Any]] = set()
@@ -87,7 +88,7 @@ class Writer:
         for attempt in range(1, _TRANSIENT_RETRIES + 1):
             try:
                 async with self._backend.transaction() as conn:
-                    tx = Transaction(conn)
+                    tx = Transaction(conn, keep_videos=self._keep_videos)
                     result = await job(tx)
                     if tx.marks.wrote_events or tx.marks.made_due:
                         await conn.notify(self.instance)
@@ -110,7 +111,7 @@ class Writer:
             try:
                 wrote_events = False
                 async with self._backend.transaction() as conn:
-                    tx = Transaction(conn)
+                    tx = Transaction(conn, keep_videos=self._keep_videos)
                     for n, (job, future) in enumerate(batch):
                         await conn.execute(f"SAVEPOINT job{n}")
                         tx.next_job()

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from orchestrator.api.video_routes import step_video
+from orchestrator.api.video_routes import step_video, whole_video
 from orchestrator.ui import (
     action_pages,
     create_pages,
@@ -53,6 +53,7 @@ def dashboard_mount(board: Dashboard, path: str = "/ui") -> Mount:
         action(f"{PIPELINE}/retry", action_pages.retry),
         action(f"{PIPELINE}/extend", action_pages.extend),
         page(f"{PIPELINE}/steps/{{index}}/video", step_video),
+        page(f"{PIPELINE}/video", whole_video),
         Route("/events", live.events, methods=["GET"]),
         page("/providers", provider_pages.providers_page),
         page("/webhooks", webhook_pages.webhooks),

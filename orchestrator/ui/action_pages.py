@@ -48,13 +48,16 @@ async def extend(request: Request, form: FormData) -> Response:
     view = await ops.get(pipeline_id)
     raw_from = str(form.get("from") or "")
     prompt = str(form.get("prompt") or "")
+    mode = "continue" if form.get("mode") == "continue" else "extend"
     problems: dict[str, str] = {}
     spec: ExtendSpec | None = None
     if not raw_from.isdecimal():
         problems["from"] = "choose the step to extend"
     else:
         try:
-            spec = ExtendSpec.model_validate({"prompt": prompt, "from": int(raw_from)})
+            spec = ExtendSpec.model_validate(
+                {"prompt": prompt, "from": int(raw_from), "mode": mode}
+            )
         except ValidationError as exc:
             problems["prompt"] = str(exc.errors()[0]["msg"])
     if spec is not None and form.get("confirm") == "yes":
@@ -79,6 +82,7 @@ async def extend(request: Request, form: FormData) -> Response:
             "source": source,
             "prompt": prompt,
             "from": raw_from,
+            "mode": mode,
             "reason": reason_of(form) or "",
             "problems": problems,
         },

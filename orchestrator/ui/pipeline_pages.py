@@ -141,6 +141,7 @@ async def pipeline_page(request: Request) -> Response:
             if s.artifact is not None and s.artifact.probe is not None
         },
     )
+    whole = await serving.videos.all(view)
     seq = view.pipeline.event_seq
     events = await serving.store.events(pipeline_id, max(0, seq - EVENTS_SHOWN), EVENTS_SHOWN)
     failed_only = request.query_params.get("events") == "failed"
@@ -168,8 +169,13 @@ async def pipeline_page(request: Request) -> Response:
             "raw_sig": hashlib.blake2b(raw.encode(), digest_size=8).hexdigest(),
             "stream": stream,
             "retryable": retryable,
-            "extendable": [n for n in tree.nodes if n.extend_refusal is None],
+            "extendable": [
+                n for n in tree.nodes if n.extend_refusal is None or n.continue_refusal is None
+            ],
+            "whole": whole,
+            "whole_sig": repr([(w.leaf, w.state, w.result.get("sha256")) for w in whole]),
             "extend_from": int(extend_from) if extend_from.isdecimal() else None,
+            "extend_mode": request.query_params.get("mode", "extend"),
             "summary_sig": f"{view.pipeline.status}:{view.pipeline.updated_at}",
             "money": total,
             "routing": view.pipeline.routing,

@@ -26,6 +26,8 @@ class Node:
     """The dashboard's address of the kept video, once downloaded."""
     extend_refusal: str | None
     """Why this step cannot be extended now; None when it can."""
+    continue_refusal: str | None = None
+    """Why no continuation can start from this step's last frame now; None when one can."""
     money: Money | None = None
     """The step's money: its estimate, and what its submits reserved, charged and refunded."""
     video_facts: str | None = None
@@ -45,7 +47,8 @@ class Node:
         """Changes whenever anything the node shows changes (the live page swaps it then)."""
         s = self.step
         parts = (s.status, s.progress, s.attempts, s.error, s.provider_task_id, s.updated_at)
-        shown = (parts, self.completion, self.video, self.extend_refusal, self.money)
+        refusals = (self.extend_refusal, self.continue_refusal)
+        shown = (parts, self.completion, self.video, refusals, self.money, self.video_facts)
         return _digest(repr(shown))
 
 
@@ -89,6 +92,7 @@ def build(
                 completion=_completion(step, callbacks),
                 video=videos.get(step.index),
                 extend_refusal=_extend_refusal(view, step, provider, now),
+                continue_refusal=_extend_refusal(view, step, provider, now, mode="continue"),
                 money=money.get(step.index),
                 video_facts=_facts(measured.get(step.index)),
             )
@@ -120,7 +124,7 @@ def _completion(step: Step, callbacks: Mapping[tuple[int, str], float]) -> str |
 
 
 def _extend_refusal(
-    view: PipelineView, step: Step, provider: Provider | None, now: float
+    view: PipelineView, step: Step, provider: Provider | None, now: float, mode: str = "extend"
 ) -> str | None:
     if provider is None:
         return f"provider {view.pipeline.provider} is not configured"
@@ -129,7 +133,7 @@ def _extend_refusal(
     if step.status is not StepStatus.SUCCEEDED:
         return f"step {step.index} has not succeeded yet"
     try:
-        spec = ExtendSpec.model_validate({"prompt": "?", "from": step.index})
+        spec = ExtendSpec.model_validate({"prompt": "?", "from": step.index, "mode": mode})
         plan_extend(view, spec, provider, now)
     except Rejected as exc:
         return "; ".join(p.message for p in exc.problems) or str(exc)

@@ -47,15 +47,20 @@ def test_create_a_pipeline_through_the_form_and_watch_it_finish(page: Page, stac
     expect(summary.locator(".badge").first).to_have_text(re.compile("succeeded"), timeout=90_000)
     assert _not_reloaded(page), "the page reloaded instead of updating in place"
     expect(page.locator("#live")).to_have_text("live")
-    players = page.locator("video.player")
+    players = page.locator(".node video.player")
     expect(players).to_have_count(2, timeout=60_000)
     for i in range(2):
         page.wait_for_function(
             "v => v.readyState >= 1 && v.duration > 0", arg=players.nth(i).element_handle()
         )
-    # Each kept video was measured when it was kept (the sandbox's: 1 s, 160x90, 24 fps).
-    facts = page.locator("dd", has_text="160x90 · 24 fps · h264 + aac")
-    expect(facts).to_have_count(2)
+    # Each kept video was measured when it was kept (the sandbox's: 160x90 at 8 fps; the
+    # extend's file holds the base too: 15 s).
+    expect(page.locator("dd", has_text="8 s · 160x90 · 8 fps · h264 + aac")).to_have_count(1)
+    expect(page.locator("dd", has_text="15 s · 160x90 · 8 fps · h264 + aac")).to_have_count(1)
+    whole = page.locator("#whole-videos video.player")
+    expect(whole).to_have_count(1, timeout=60_000)
+    page.wait_for_function("v => v.readyState >= 1 && v.duration > 14", arg=whole.element_handle())
+    expect(page.locator("#whole-videos")).to_contain_text("one file")
     shoot(page, "pipeline")
     shoot(page, "pipeline-view", full_page=False)  # the README's picture
     page.set_viewport_size({"width": 390, "height": 844})
@@ -107,7 +112,7 @@ def test_extend_from_a_step(page: Page, stack: Stack) -> None:
     )
     with page.expect_navigation():
         page.locator("#step-0").get_by_role("link", name="Extend from here").click()
-    page.get_by_label("Prompt for the next ~7 seconds").fill("The fox looks back")
+    page.get_by_label("Prompt for what comes next").fill("The fox looks back")
     with page.expect_navigation():
         page.get_by_role("button", name="Review extend…").click()
     page.get_by_label("Reason (optional, kept in the event log)").fill("longer cut")
@@ -135,7 +140,35 @@ def test_extend_is_greyed_out_past_the_depth_limit(page: Page, stack: Stack) -> 
     )
     expect(page.locator("#step-1 .node-foot")).to_contain_text("limit of 1")
     option = page.locator('#extend-from option[value="1"]')
-    expect(option).to_be_disabled()
+    expect(option).to_contain_text("continue only")
+
+
+def test_continue_past_the_depth_limit_from_the_page(page: Page, stack: Stack) -> None:
+    """apixo cannot extend its extend, but a continuation can start from its last frame; the
+    branch's whole video then joins the two, the repeated frame dropped."""
+    created = stack.create(
+        {"provider": "apixo", "tier": "fast", "prompt": "a kite", "extends": [{"prompt": "up"}]}
+    )
+    page.goto(f"/ui/pipelines/{created['id']}")
+    expect(page.locator("#summary .badge").first).to_have_text(
+        re.compile("succeeded"), timeout=90_000
+    )
+    with page.expect_navigation():
+        page.locator("#step-1").get_by_role("link", name="Continue from its last frame").click()
+    expect(page.get_by_label("Continue: a new generation", exact=False)).to_be_checked()
+    page.get_by_label("Prompt for what comes next").fill("The string snaps")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Review extend…").click()
+    expect(page.get_by_role("heading", name="Continue from step #1?")).to_be_visible()
+    shoot(page, "continue-review")
+    page.get_by_role("button", name="Yes, continue").click()
+    step = page.locator("#step-2")
+    expect(step.locator("h3")).to_contain_text("continuation")
+    expect(step.locator(".badge")).to_have_text(re.compile("succeeded"), timeout=90_000)
+    videos = page.locator("#whole-videos")
+    expect(videos).to_contain_text("1 repeated frame(s) dropped", timeout=60_000)
+    expect(videos).to_contain_text("joined without re-encoding")
+    shoot(page, "whole-videos")
 
 
 def test_cancel_a_slow_pipeline(page: Page, stack: Stack) -> None:

@@ -128,36 +128,40 @@ def test_watch_and_extend(
 
 
 @pytest.fixture
-def kept_pipeline(tmp_path: Path) -> Iterator[tuple[str, str, bytes]]:
-    """An API whose pipeline (generate + extend) succeeded and whose videos were kept."""
-    import hashlib
-    import importlib.resources
+def kept_pipeline(tmp_path: Path) -> Iterator[tuple[str, str, dict[int, bytes]]]:
+    """An API whose pipeline (a base, then an extend of only the new part) succeeded, with its
+    videos kept and its whole video made."""
     import random
 
     import httpx
     from starlette.applications import Starlette
+    from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
     from orchestrator.artifacts.downloader import Downloader
     from orchestrator.artifacts.local import LocalArtifactStorage
+    from orchestrator.artifacts.media_worker import MediaWorker
     from orchestrator.engine import Engine
     from orchestrator.plans import PipelineRequest
     from orchestrator.providers.config import ProviderSettings
+    from orchestrator.sandbox.video import Synthetic, render
     from orchestrator.settings import load_settings
 
-    mp4 = importlib.resources.files("orchestrator.sandbox").joinpath("sample.mp4").read_bytes()
+    clips = {0: render([Synthetic(1, 0, 16)]), 1: render([Synthetic(2, 0, 8)])}
     ready, stop = threading.Event(), threading.Event()
     holder: dict[str, str] = {}
 
-    async def media(request: object) -> Response:
-        return Response(mp4, media_type="video/mp4")
+    async def media(request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        return Response(clips[0 if task_id.startswith("generate") else 1], media_type="video/mp4")
 
     async def serve() -> None:
         store = await open_store(f"sqlite:///{tmp_path / 'fetch.db'}")
         fake = FakeProvider()
-        async with serve_app(Starlette(routes=[Route("/v.mp4", media)]), lifespan="off") as cdn:
-            fake.video_url = cdn + "/v.mp4"
+        cdn_app = Starlette(routes=[Route("/{task_id}.mp4", media)])
+        async with serve_app(cdn_app, lifespan="off") as cdn:
+            fake.video_url = cdn + "/{task_id}.mp4"
             ops = Operations(store, {"fake": fake})
             settings = load_settings(_env_file=None)
             engine = Engine(
@@ -175,8 +179,10 @@ def kept_pipeline(tmp_path: Path) -> Iterator[tuple[str, str, bytes]]:
             for _ in range(10):
                 await engine.run_once()
             storage = LocalArtifactStorage(tmp_path / "kept")
+            media_jobs = MediaWorker(store, storage, clock=lambda: 4e9)
             async with httpx.AsyncClient() as http:
                 await Downloader(store, storage, http).run_once()
+            await media_jobs.run_once()
             app = create_api_app(ops, store, api_token=None, storage=storage)
             async with serve_app(app, lifespan="off") as url:
                 holder.update(url=url, pid=view.pipeline.id)
@@ -188,45 +194,53 @@ def kept_pipeline(tmp_path: Path) -> Iterator[tuple[str, str, bytes]]:
     thread = threading.Thread(target=asyncio.run, args=(serve(),))
     thread.start()
     assert ready.wait(20)
-    yield holder["url"], holder["pid"], hashlib.sha256(mp4).digest()
+    yield holder["url"], holder["pid"], clips
     stop.set()
     thread.join(20)
 
 
-def test_fetch_downloads_the_final_videos(
-    kept_pipeline: tuple[str, str, bytes],
+def test_fetch_saves_each_branchs_whole_video(
+    kept_pipeline: tuple[str, str, dict[int, bytes]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """fetch writes the end of each branch (not the steps it continues) and prints where;
-    --all fetches every step."""
-    import hashlib
+    """fetch writes the whole video of each branch (the base's 16 frames, then the extend's
+    8) and prints where; --all adds every step's own file."""
+    from orchestrator.sandbox.video import read_marks
 
-    url, pid, digest = kept_pipeline
+    url, pid, clips = kept_pipeline
     monkeypatch.setenv("REELAY_API_URL", url)
     monkeypatch.delenv("REELAY_API_TOKEN", raising=False)
     out = tmp_path / "out"
     assert main(["fetch", pid, "--dir", str(out)]) == 0
     written = sorted(p.name for p in out.iterdir())
-    assert written == [f"{pid}-step1.mp4"]
-    assert hashlib.sha256((out / written[0]).read_bytes()).digest() == digest
-    assert str(out / written[0]) in capsys.readouterr().out
+    assert written == [f"{pid}-whole-step1.mp4"]
+    marks = read_marks(out / written[0])
+    assert marks == [(1, i) for i in range(16)] + [(2, i) for i in range(8)]
+    printed = capsys.readouterr().out
+    assert str(out / written[0]) in printed
+    assert "joined (copy)" in printed
     assert main(["fetch", pid, "--dir", str(out), "--all"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [f"{pid}-step0.mp4", f"{pid}-step1.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{pid}-step0.mp4",
+        f"{pid}-step1.mp4",
+        f"{pid}-whole-step1.mp4",
+    ]
+    assert (out / f"{pid}-step1.mp4").read_bytes() == clips[1]
 
 
-def test_fetch_without_kept_video_is_one_line(
+def test_fetch_of_a_running_branch_is_one_line(
     api_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A pipeline whose videos are not kept yet is explained in one line, exit code 2."""
+    """A pipeline whose branch has not finished is explained in one line, exit code 2."""
     monkeypatch.setenv("REELAY_API_URL", api_url)
     monkeypatch.setenv("REELAY_API_TOKEN", "tok")
     assert main(["submit", "--provider", "fake", "--prompt", "a"]) == 0
     pid = capsys.readouterr().out.strip()
     assert main(["fetch", pid]) == 2
     err = capsys.readouterr().err
-    assert "no kept video yet" in err
+    assert "its whole video is made once it finishes" in err
     assert err.count("\n") == 1
 
 

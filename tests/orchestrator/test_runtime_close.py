@@ -40,8 +40,8 @@ class Opened:
 def opened(monkeypatch: pytest.MonkeyPatch) -> Opened:
     caught = Opened()
 
-    async def opening_store(url: str) -> Store:
-        store = await open_store(url)
+    async def opening_store(url: str, *, keep_videos: bool = True) -> Store:
+        store = await open_store(url, keep_videos=keep_videos)
         caught.stores.append(store)
         return store
 
@@ -83,7 +83,7 @@ async def test_a_failed_start_closes_what_was_already_open(
 async def test_a_store_that_cannot_open_leaves_no_provider_client_open(
     settings: Settings, opened: Opened, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def no_store(url: str) -> Store:
+    async def no_store(url: str, *, keep_videos: bool = True) -> Store:
         raise OSError("the database disk is gone")
 
     monkeypatch.setattr(runtime, "open_store", no_store)

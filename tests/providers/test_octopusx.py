@@ -94,7 +94,8 @@ def test_models(client: httpx.AsyncClient) -> None:
         ("generate", VideoParams(aspect_ratio="1:1"), "aspect_ratio"),
         ("generate", VideoParams(resolution="4k"), "resolution"),
         ("generate", VideoParams(duration=6), "duration"),
-        ("generate", VideoParams(first_frame_url="https://f"), "first_frame_url"),
+        ("generate", VideoParams(last_frame_url="https://f"), "last_frame_url"),
+        ("extend", VideoParams(first_frame_url="https://f"), "first_frame_url"),
         ("generate", VideoParams(seed=3), "seed"),
         ("extend", VideoParams(resolution="1080p"), "resolution"),
         ("extend", VideoParams(generate_audio=True), "generate_audio"),
@@ -136,6 +137,18 @@ async def test_generate_request(api: FakeApi, client: httpx.AsyncClient) -> None
         },
         "enable_upsample": True,
     }
+
+
+async def test_generate_from_a_first_frame_sends_input_reference(
+    api: FakeApi, client: httpx.AsyncClient
+) -> None:
+    """A continuation's first frame travels as ``input_reference``, a URL octopusx fetches."""
+    api.reply(200, CREATED)
+    params = VideoParams(first_frame_url="https://reelay.test/frames/t.png")
+    request = GenerateRequest(prompt="on", model="veo_3_1-fast", params=params)
+    assert await _provider(client).generate(request) == "video_abc123"
+    assert api.sent_json()["input_reference"] == "https://reelay.test/frames/t.png"
+    assert _provider(client).capabilities.first_frame
 
 
 async def test_generate_options_replace_metadata(api: FakeApi, client: httpx.AsyncClient) -> None:

@@ -1,0 +1,85 @@
+"""Frame URLs: where a provider fetches the picture a continuation starts from.
+
+A continuation is an image-to-video generation whose first frame is the previous clip's last
+frame; providers take that picture as a URL and fetch it themselves, so reelay publishes it
+on the public listener at ``/frames/<token>.png``. The token is the credential, as for
+callbacks: signed (HMAC-SHA256, a salt of its own), expiring, naming one stored frame. Nothing
+is listable, and a bad or expired token gets 401 and says nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from receiver.tokens import clocked_signer
+
+_SALT = "reelay.frame.v1"
+_FRAME_KEY = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.png")
+MAX_TOKEN = 512
+
+FrameSource = Callable[[str], Awaitable[bytes | None]]
+"""The PNG stored at a key, or None when there is none."""
+
+
+class FrameTokens:
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        *,
+        max_age_s: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``secrets`` newest first; the newest signs, any verifies."""
+        if not secrets or not all(secrets):
+            raise ValueError("at least one non-empty signing secret is required")
+        self._max_age_s = max_age_s
+        self._serializer = URLSafeTimedSerializer(
+            list(reversed(secrets)),
+            salt=_SALT,
+            signer=clocked_signer(clock),
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+        self._unsigner = self._serializer.make_signer(_SALT)
+
+    def mint(self, key: str) -> str:
+        if not _FRAME_KEY.fullmatch(key):
+            raise ValueError(f"not a stored frame's key: {key!r}")
+        return str(self._serializer.dumps(key))
+
+    def verify(self, token: str) -> str | None:
+        """The frame's storage key, or None unless the token is ours and fresh."""
+        if len(token) > MAX_TOKEN:
+            return None
+        try:
+            raw = self._unsigner.unsign(token, max_age=self._max_age_s)  # type: ignore[call-arg]
+            key = self._serializer.load_payload(raw)
+        except (SignatureExpired, BadSignature, ValueError, TypeError):
+            return None
+        return key if isinstance(key, str) and _FRAME_KEY.fullmatch(key) else None
+
+
+def frame_url(public_url: str, key: str, tokens: FrameTokens) -> str:
+    return f"{public_url.rstrip('/')}/frames/{tokens.mint(key)}.png"
+
+
+def frame_route(tokens: FrameTokens, read: FrameSource) -> Callable[[Request], Awaitable[Response]]:
+    async def frame(request: Request) -> Response:
+        key = tokens.verify(request.path_params["token"])
+        body = None if key is None else await read(key)
+        if body is None:
+            # An unknown key behind a valid token (a pruned frame) answers like a bad token.
+            return JSONResponse({"ok": False, "message": "unauthorized"}, status_code=401)
+        headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+        if request.method == "HEAD":
+            headers["Content-Length"] = str(len(body))
+            return Response(status_code=200, headers=headers, media_type="image/png")
+        return Response(body, headers=headers, media_type="image/png")
+
+    return frame
