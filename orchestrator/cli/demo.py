@@ -3,7 +3,8 @@
 Everything runs in this process over real loopback HTTP: the sandbox on one port, reelay's
 internal API and public receiver on two others. apixo branches two extends from its base (its
 depth limit is 1) and goes on past that limit with a continuation; the others chain base ->
-extend -> extend. It ends with one whole video per branch, saved and described.
+extend -> extend (apimart's last one returning only its new part). It ends with one whole
+video per branch, saved and described.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ PIPELINES: list[dict[str, Any]] = [
         "prompt": "A red fox trots across a snowy field at dawn",
         "extends": [
             {"prompt": "The fox stops and looks back at the camera"},
-            {"prompt": "It leaps into the snow and disappears"},
+            # raw: apimart returns only the new 7 s, which reelay joins to the video so far.
+            {"prompt": "It leaps into the snow and disappears", "provider_options": {"raw": True}},
         ],
     },
     {
