@@ -377,7 +377,9 @@ async def one_run(
                     spy1 = proc_cpu_s(replica.proc.pid)
                     if profile and spy0 is not None and spy1 is not None:
                         run.profiled_cpu_s = spy1 - spy0
-                    idle_limit = 30.0 + run.pipelines * 0.015  # 30,000 downloads: ~2 min
+                    # 30,000 downloads: ~2 min; with videos kept, the sandbox renders each
+                    # one (~11 ms of its CPU) and reelay makes every branch's whole video.
+                    idle_limit = 30.0 + run.pipelines * (0.1 if run.videos else 0.015)
                     idle_cpu, run.idle_after_s = await wait_idle(replica.proc.pid, idle_limit)
                     if run.idle_after_s >= idle_limit:
                         run.notes.append(

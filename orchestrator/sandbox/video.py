@@ -34,8 +34,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.container import OutputContainer
+from av.packet import Packet
 from av.video.frame import PictureType
 from av.video.plane import VideoPlane
+from av.video.stream import VideoStream
 
 from orchestrator.sandbox.soundtrack import Soundtrack
 
@@ -113,8 +116,14 @@ def frame_count(parts: Iterable[Part]) -> int:
     return sum(part.count if isinstance(part, Synthetic) else 1 for part in parts)
 
 
-def render(parts: Iterable[Part]) -> bytes:
-    """The MP4 of these frames, in this order; ``ValueError`` if there are none."""
+def render(parts: Iterable[Part], prefix: bytes | None = None) -> bytes:
+    """The MP4 of these frames, in this order; ``ValueError`` if there are none.
+
+    ``prefix``: the MP4 ``render`` made of every part but the last (an extend's source
+    video). Its pictures are copied as they are and only the last part is encoded: an encoder
+    with the same settings writes the same stream parameters, so the copied and the new
+    packets play as one stream, and an extend costs what its own 7 s cost.
+    """
     parts = tuple(parts)
     total = frame_count(parts)
     if total == 0:
@@ -124,17 +133,66 @@ def render(parts: Iterable[Part]) -> bytes:
         # +faststart moves the index by reading the file back, which needs a real file.
         path = Path(directory) / "video.mp4"
         with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
-            stream = out.add_stream("libx264", rate=FPS, options=_X264)
-            stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-            stream.time_base = TIME_BASE
-            with Soundtrack(out, duration) as sound:
-                for pts, frame in enumerate(_frames(parts)):
-                    frame.pts, frame.time_base = pts, TIME_BASE
-                    out.mux(stream.encode(frame))
-                    sound.mux_until(Fraction(pts + 1, FPS))
-                out.mux(stream.encode(None))
-                sound.mux_until(duration)
+            if prefix is None:
+                _encode_into(out, parts, duration)
+            else:
+                _extend_into(out, prefix, parts[-1:], frame_count(parts[:-1]), duration)
         return path.read_bytes()
+
+
+def _encode_into(out: OutputContainer, parts: Sequence[Part], duration: Fraction) -> None:
+    stream = out.add_stream("libx264", rate=FPS, options=_X264)
+    stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    stream.time_base = TIME_BASE
+    with Soundtrack(out, duration) as sound:
+        for pts, frame in enumerate(_frames(parts)):
+            frame.pts, frame.time_base = pts, TIME_BASE
+            out.mux(stream.encode(frame))
+            sound.mux_until(Fraction(pts + 1, FPS))
+        out.mux(stream.encode(None))
+        sound.mux_until(duration)
+
+
+def _extend_into(
+    out: OutputContainer, prefix: bytes, parts: Sequence[Part], first: int, duration: Fraction
+) -> None:
+    with av.open(io.BytesIO(prefix), "r") as source:
+        template = source.streams.video[0]
+        unit = template.time_base or TIME_BASE
+        stream = out.add_stream_from_template(template)
+        encoder = av.CodecContext.create("libx264", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        encoder.time_base, encoder.framerate = TIME_BASE, Fraction(FPS)
+        encoder.options = dict(_X264)
+        with Soundtrack(out, duration) as sound:
+            for packet in source.demux(template):
+                if packet.pts is None:  # the demuxer's empty end-of-stream packet
+                    continue
+                ends = Fraction(packet.pts + (packet.duration or 0)) * unit
+                packet.stream = stream
+                out.mux(packet)
+                sound.mux_until(ends)
+            frames = enumerate(_frames(parts))
+            for pts, frame in frames:
+                frame.pts, frame.time_base = pts, TIME_BASE
+                _mux_shifted(out, stream, encoder.encode(frame), first)
+                sound.mux_until(Fraction(first + pts + 1, FPS))
+            _mux_shifted(out, stream, encoder.encode(None), first)
+            sound.mux_until(duration)
+
+
+def _mux_shifted(
+    out: OutputContainer,
+    stream: VideoStream,
+    packets: Iterable[Packet[VideoStream]],
+    first: int,
+) -> None:
+    for packet in packets:
+        packet.time_base = TIME_BASE
+        packet.pts = None if packet.pts is None else packet.pts + first
+        packet.dts = None if packet.dts is None else packet.dts + first
+        packet.stream = stream
+        out.mux(packet)
 
 
 def read_marks(video: bytes | str | os.PathLike[str]) -> list[Mark]:

@@ -152,3 +152,17 @@ def test_code_for_is_16_bits_of_provider_and_task_id() -> None:
     assert all(0 <= code < 65_536 for code in codes)
     assert codes == [code_for(p, f"task_{n}") for p in ("apixo", "apimart") for n in range(100)]
     assert len(set(codes)) > 195
+
+
+def test_an_extend_made_from_its_sources_video_plays_as_one_stream() -> None:
+    """The sandbox copies an extend's source pictures and encodes only its own: the result
+    reads back exactly like the same description encoded whole, frame for frame."""
+    base = (Synthetic(5, 0, 64),)
+    extend = (*base, Synthetic(6, 0, 56))
+    deeper = (*extend, Synthetic(7, 0, 56))
+    made = render(deeper, render(extend, render(base)))
+    assert read_marks(made) == read_marks(render(deeper))
+    with av.open(io.BytesIO(made), "r") as container:
+        video = container.streams.video[0]
+        assert video.frames == 176
+        assert sum(1 for _ in container.decode(video)) == 176
