@@ -9,26 +9,23 @@ is listable, and a bad or expired token gets 401 and says nothing else.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from receiver.tokens import clocked_signer
+from receiver.tokens import InvalidToken, SignedTokens
 
 _SALT = "reelay.frame.v1"
 _FRAME_KEY = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.png")
-MAX_TOKEN = 512
 
 FrameSource = Callable[[str], Awaitable[bytes | None]]
 """The PNG stored at a key, or None when there is none."""
 
 
-class FrameTokens:
+class FrameTokens(SignedTokens):
     def __init__(
         self,
         secrets: Sequence[str],
@@ -37,30 +34,18 @@ class FrameTokens:
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``secrets`` newest first; the newest signs, any verifies."""
-        if not secrets or not all(secrets):
-            raise ValueError("at least one non-empty signing secret is required")
-        self._max_age_s = max_age_s
-        self._serializer = URLSafeTimedSerializer(
-            list(reversed(secrets)),
-            salt=_SALT,
-            signer=clocked_signer(clock),
-            signer_kwargs={"digest_method": hashlib.sha256},
-        )
-        self._unsigner = self._serializer.make_signer(_SALT)
+        super().__init__(secrets, salt=_SALT, max_age_s=max_age_s, clock=clock)
 
     def mint(self, key: str) -> str:
         if not _FRAME_KEY.fullmatch(key):
             raise ValueError(f"not a stored frame's key: {key!r}")
-        return str(self._serializer.dumps(key))
+        return self._dumps(key)
 
     def verify(self, token: str) -> str | None:
         """The frame's storage key, or None unless the token is ours and fresh."""
-        if len(token) > MAX_TOKEN:
-            return None
         try:
-            raw = self._unsigner.unsign(token, max_age=self._max_age_s)  # type: ignore[call-arg]
-            key = self._serializer.load_payload(raw)
-        except (SignatureExpired, BadSignature, ValueError, TypeError):
+            key = self._loads(token)
+        except InvalidToken:
             return None
         return key if isinstance(key, str) and _FRAME_KEY.fullmatch(key) else None
 

@@ -44,7 +44,52 @@ def clocked_signer(clock: Callable[[], float]) -> type[TimestampSigner]:
     return ClockedSigner
 
 
-class CallbackTokens:
+MAX_TOKEN = 512
+"""Longer is never ours: refused before any work."""
+
+
+class SignedTokens:
+    """Payloads signed with HMAC-SHA256 under one salt, expiring ``max_age_s`` after they were
+    minted. ``secrets`` newest first (at least one): the newest signs, any verifies."""
+
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        *,
+        salt: str,
+        max_age_s: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not secrets or not all(secrets):
+            raise ValueError("at least one non-empty signing secret is required")
+        self._max_age_s = max_age_s
+        self._clock = clock
+        # itsdangerous signs with the last key and verifies with any.
+        self._serializer = URLSafeTimedSerializer(
+            list(reversed(secrets)),
+            salt=salt,
+            signer=clocked_signer(clock),
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+        # One signer holding every secret, built once instead of once per request.
+        self._unsigner = self._serializer.make_signer(salt)
+
+    def _dumps(self, payload: object) -> str:
+        return str(self._serializer.dumps(payload))
+
+    def _loads(self, token: str) -> object:
+        """The payload; ``InvalidToken`` unless the token is ours and fresh."""
+        if len(token) > MAX_TOKEN:
+            raise InvalidToken
+        try:
+            raw = self._unsigner.unsign(token, max_age=self._max_age_s)  # type: ignore[call-arg]
+            payload: object = self._serializer.load_payload(raw)
+        except (SignatureExpired, BadSignature, ValueError, TypeError) as exc:
+            raise InvalidToken from exc
+        return payload
+
+
+class CallbackTokens(SignedTokens):
     def __init__(
         self,
         secrets: Sequence[str],
@@ -53,35 +98,15 @@ class CallbackTokens:
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``secrets`` newest first; at least one."""
-        if not secrets or not all(secrets):
-            raise ValueError("at least one non-empty signing secret is required")
-        self._max_age_s = max_age_s
-        self._clock = clock
-        # itsdangerous signs with the last key and verifies with any.
-        self._serializer = URLSafeTimedSerializer(
-            list(reversed(secrets)),
-            salt=_SALT,
-            signer=clocked_signer(clock),
-            signer_kwargs={"digest_method": hashlib.sha256},
-        )
-        # One signer holding every secret, built once instead of once per request.
-        self._unsigner = self._serializer.make_signer(_SALT)
+        super().__init__(secrets, salt=_SALT, max_age_s=max_age_s, clock=clock)
 
     def mint(self, target: CallbackTarget) -> str:
-        token = self._serializer.dumps([target.pipeline_id, target.step, target.provider])
-        return str(token)
+        return self._dumps([target.pipeline_id, target.step, target.provider])
 
     def verify(self, token: str, provider: str) -> CallbackTarget:
         """The step a token was minted for; ``InvalidToken`` unless it is ours, fresh and for
         ``provider``."""
-        if len(token) > 512:
-            raise InvalidToken
-        try:
-            raw = self._unsigner.unsign(token, max_age=self._max_age_s)  # type: ignore[call-arg]
-            payload = self._serializer.load_payload(raw)
-        except (SignatureExpired, BadSignature, ValueError, TypeError) as exc:
-            raise InvalidToken from exc
-        match payload:
+        match self._loads(token):
             case [str(pipeline_id), int(step), str(bound)] if bound == provider:
                 return CallbackTarget(pipeline_id, step, bound)
         raise InvalidToken
