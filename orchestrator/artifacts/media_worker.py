@@ -134,7 +134,7 @@ class MediaWorker:
             waiting = replace(
                 job, status=MediaStatus.WAITING, next_at=self._clock() + WAIT_S, error=str(exc)
             )
-            await self._finish(job, waiting)
+            await self._finish(job, waiting, inputs_awaited=True)
         except _Fail as exc:
             log.info("%s of step %s/%s failed: %s", job.kind, *job.key[:2], exc, extra=context)
             await self._give_up(job, str(exc))
@@ -174,12 +174,17 @@ class MediaWorker:
         *,
         frame_for: bool = False,
         unable: str | None = None,
+        inputs_awaited: bool = False,
     ) -> None:
         now = self._clock()
         after = replace(after, updated_at=now)
 
         async def write(tx: Transaction) -> bool:
-            await tx.media.update([after])
+            written = after
+            # A download recorded while this job was at work could not make it due then.
+            if inputs_awaited and not await tx.artifacts.downloads_pending(job.pipeline_id):
+                written = replace(after, next_at=now)
+            await tx.media.update([written])
             if event is None and not frame_for and unable is None:
                 return False
             view = (await tx.pipelines.load([job.pipeline_id]))[job.pipeline_id]

@@ -53,6 +53,8 @@ def probe(path: Path) -> Probe:
             video = container.streams.video[0]
             audio = container.streams.audio[0] if container.streams.audio else None
             codec = video.codec_context
+            # One frame is decoded: FFmpeg's frame threads would cost more to start than it.
+            codec.thread_count = 1
             first = next(container.decode(video), None)
             if first is None:
                 raise ProbeFailed("its video stream has no frame that decodes")

@@ -84,6 +84,10 @@ class ArtifactTx:
                 ],
             )
 
+    async def downloads_pending(self, pipeline_id: str) -> int:
+        """Downloads of the pipeline not yet stored or given up on."""
+        return int(await self._conn.fetchval(q.DOWNLOADS_PENDING_OF, (pipeline_id,)) or 0)
+
     async def insert_artifact(self, artifact: Artifact, now: float) -> None:
         await self._conn.execute(
             q.INSERT_ARTIFACT,

@@ -279,6 +279,7 @@ UPDATE_DOWNLOAD = """
     WHERE pipeline_id = ? AND step_idx = ? AND url_idx = ?
 """
 NEXT_DOWNLOAD_DUE = "SELECT MIN(next_attempt_at) FROM downloads WHERE status = 'pending'"
+DOWNLOADS_PENDING_OF = "SELECT COUNT(*) FROM downloads WHERE pipeline_id = ? AND status = 'pending'"
 INSERT_ARTIFACT = """
     INSERT INTO artifacts (sha256, size, content_type, storage_key, probe, created_at)
     VALUES (?, ?, ?, ?, ?, ?)
