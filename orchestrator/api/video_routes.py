@@ -13,7 +13,7 @@ from orchestrator.api.params import Param
 from orchestrator.api.pipeline_routes import ops
 from orchestrator.api.ranges import Unsatisfiable, byte_range
 from orchestrator.api.services import services
-from orchestrator.artifacts.storage import ArtifactStorage
+from orchestrator.artifacts.storage import ArtifactMissing, ArtifactStorage
 from orchestrator.branch_videos import RETRY_AFTER_S, BranchVideo, VideoState
 from orchestrator.domain.artifacts import Artifact, DownloadStatus
 from orchestrator.errors import BadRequest, Conflict, NotFound
@@ -112,7 +112,15 @@ async def whole_video(request: Request) -> Response:
         raise Conflict(f"step {leaf}'s whole video: {video.message}")
     if serving.storage is None:
         raise NotFound("videos are not kept here")
-    return _serve(request, serving.storage, _artifact(video), _described(video))
+    artifact = _artifact(video)
+    try:
+        await serving.storage.size(artifact.storage_key)
+    except ArtifactMissing:
+        raise NotFound(
+            f"step {leaf}'s whole video was deleted by the retention policy "
+            "(REELAY_ARTIFACT_RETENTION_DAYS)"
+        ) from None
+    return _serve(request, serving.storage, artifact, _described(video))
 
 
 def _artifact(video: BranchVideo) -> Artifact:

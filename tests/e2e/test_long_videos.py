@@ -183,6 +183,10 @@ async def test_extends_that_return_only_their_new_part_are_joined(tmp_path: Path
             f"/v1/pipelines/{ids[0]}/video", params={"leaf": 2}, headers={"Range": "bytes=0-99"}
         )
         joined_info = (await described(r.api, ids[0]))[2]
+        # The retention policy deleted it: a clear 404, not a broken stream.
+        [job] = [j for j in await r.rt.store.media_jobs(ids[0]) if j.kind == "video"]
+        await r.rt.storage.delete(job.result["key"])
+        pruned = await r.api.get(f"/v1/pipelines/{ids[0]}/video", params={"leaf": 2})
 
     assert joined.headers["reelay-method"] == "copy"
     assert joined_info["segments"] == [
@@ -198,6 +202,8 @@ async def test_extends_that_return_only_their_new_part_are_joined(tmp_path: Path
         assert len(marks) == expected
     assert ranged.status_code == 206
     assert ranged.content == joined.content[:100]
+    assert pruned.status_code == 404
+    assert "retention" in pruned.json()["error"]["message"]
 
 
 async def test_a_failed_middle_step_leaves_a_partial_whole_video(tmp_path: Path) -> None:
