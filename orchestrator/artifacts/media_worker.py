@@ -212,17 +212,19 @@ class MediaWorker:
             )
             await self._finish(job, failed, event)
 
-    async def _inputs(self, job: MediaJob, steps: list[int]) -> dict[int, Artifact]:
+    async def _inputs(self, view: PipelineView, steps: list[int]) -> dict[int, Artifact]:
         """The kept video of each of ``steps``: waits while one downloads, fails when one
-        was not kept."""
+        was not kept (or its task reported none)."""
         kept: dict[int, StepArtifact] = {
             a.step: a
-            for a in await self._store.step_artifacts([job.pipeline_id])
+            for a in await self._store.step_artifacts([view.pipeline.id])
             if a.url_index == 0 and a.step in steps
         }
         found: dict[int, Artifact] = {}
         for index in steps:
             item = kept.get(index)
+            if item is None and not view.steps[index].video_urls:
+                raise _Fail(f"step {index}'s task reported no video")
             if item is None or item.status is DownloadStatus.PENDING:
                 raise _Wait(f"waiting for step {index}'s video to be kept")
             if item.status is not DownloadStatus.STORED or item.artifact is None:
@@ -241,7 +243,10 @@ class MediaWorker:
         return path
 
     async def _frame(self, job: MediaJob) -> _Made:
-        video = (await self._inputs(job, [job.step]))[job.step]
+        view = await self._store.get(job.pipeline_id)
+        if view is None or job.step >= len(view.steps):
+            raise _Fail(f"pipeline {job.pipeline_id} has no step {job.step}")
+        video = (await self._inputs(view, [job.step]))[job.step]
         with tempfile.TemporaryDirectory(dir=self._storage.staging_dir()) as work:
             source = await self._fetch(video, Path(work))
             try:
@@ -284,7 +289,7 @@ class MediaWorker:
         if upto is None:
             raise _Fail("no step of this branch succeeded, so there is no video")
         chain = [s.index for s in branch(view, upto)]
-        kept = await self._inputs(job, chain)
+        kept = await self._inputs(view, chain)
         probes: dict[int, dict[str, Any]] = {}
         for index, artifact in kept.items():
             if artifact.probe is None:

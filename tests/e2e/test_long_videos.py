@@ -312,3 +312,22 @@ async def test_without_kept_videos_nothing_is_downloaded_and_continuations_are_r
     assert "REELAY_KEEP_VIDEOS" in continued.json()["error"]["fields"][0]["message"]
     assert whole.status_code == 409
     assert "not kept here" in whole.json()["error"]["message"]
+
+
+async def test_a_branch_where_nothing_succeeded_has_no_video_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """apixo reported success without a result URL: reelay fails the step, and the branch
+    has no whole video to wait for."""
+    async with rig(tmp_path, SandboxConfig(task_seconds=0.1, no_output_rate=1.0)) as r:
+        body = {"provider": "apixo", "tier": "fast", "prompt": "nothing to see"}
+        pid = (await r.api.post("/v1/pipelines", json=body)).json()["id"]
+        pipeline = await finished(r.api, pid)
+        video = (await described(r.api, pid))[0]
+        answer = await r.api.get(f"/v1/pipelines/{pid}/video")
+        jobs = await r.rt.store.media_jobs(pid)
+    assert pipeline["status"] == "failed"
+    assert video["state"] == "none"
+    assert answer.status_code == 409
+    assert "no step of this branch succeeded" in answer.json()["error"]["message"]
+    assert jobs == []
