@@ -14,7 +14,8 @@ from tests.store.builders import NOW, change, make_view
 
 
 def _creating(*pipeline_ids: str, then: str = "") -> Callable[[Transaction], Awaitable[int]]:
-    """A job that creates pipelines, then fails in Python (``raise``) or in SQL (``dup``)."""
+    """A job that creates pipelines, then fails in Python (``raise``) or in SQL (``dup``: a
+    second ``pl_0``)."""
 
     async def job(tx: Transaction) -> int:
         views = [make_view(p) for p in pipeline_ids]
@@ -22,7 +23,7 @@ def _creating(*pipeline_ids: str, then: str = "") -> Callable[[Transaction], Awa
         if then == "raise":
             raise RuntimeError("job failed")
         if then == "dup":
-            await commit_transition(tx, [(None, make_view("pl_a"))], NOW)
+            await commit_transition(tx, [(None, make_view("pl_0"))], NOW)
         return written
 
     return job
@@ -31,12 +32,14 @@ def _creating(*pipeline_ids: str, then: str = "") -> Callable[[Transaction], Awa
 async def test_a_failing_job_rolls_back_alone(store: Store) -> None:
     """Jobs that fail leave no trace; the others commit: on SQLite together, in one
     transaction; on PostgreSQL (shared by replicas) each in its own."""
+    # Made before, so that the duplicate fails whichever job PostgreSQL runs first.
+    await store.run(_creating("pl_0"))
     commits: list[int] = []
     store.add_commit_listener(lambda: commits.append(1))
     results = await asyncio.gather(
         store.run(_creating("pl_a")),
         store.run(_creating("pl_b", then="raise")),
-        store.run(_creating("pl_c", then="dup")),  # violates pl_a's primary key
+        store.run(_creating("pl_c", then="dup")),  # violates pl_0's primary key
         store.run(_creating("pl_d", "pl_e")),
         return_exceptions=True,
     )
@@ -46,9 +49,9 @@ async def test_a_failing_job_rolls_back_alone(store: Store) -> None:
     assert results[3] == 2
     assert commits == ([1, 1] if store.shared else [1])
     listed = [v.pipeline.id for v in await store.list_pipelines()]
-    assert listed == ["pl_e", "pl_d", "pl_a"]
+    assert listed == ["pl_e", "pl_d", "pl_a", "pl_0"]
     events = [e.pipeline_id for e in await store.events_after(0)]
-    assert sorted(events) == ["pl_a", "pl_d", "pl_e"]
+    assert sorted(events) == ["pl_0", "pl_a", "pl_d", "pl_e"]
 
 
 async def test_commit_listeners(store: Store) -> None:
