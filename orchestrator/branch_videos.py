@@ -106,7 +106,8 @@ class BranchVideos:
             planned = planned_seconds(view)
             return [BranchVideo(n, VideoState.NONE, message, planned[n], {}) for n in wanted]
         jobs = await self._jobs(view)
-        videos = [_described(view, leaf, jobs.get(leaf)) for leaf in wanted]
+        planned = planned_seconds(view)
+        videos = [_describe(view, leaf, jobs.get(leaf), planned[leaf]) for leaf in wanted]
         video: MediaKind = "video"
         missing = [
             (view.pipeline.id, v.leaf, video)
@@ -129,9 +130,7 @@ class BranchVideos:
         }
 
 
-def _described(view: PipelineView, leaf: int, job: MediaJob | None) -> BranchVideo:
-    planned = planned_seconds(view)[leaf]
-
+def _describe(view: PipelineView, leaf: int, job: MediaJob | None, planned: float) -> BranchVideo:
     def said(state: VideoState, message: str, result: dict[str, Any] | None = None) -> BranchVideo:
         return BranchVideo(leaf, state, message, planned, result or {})
 

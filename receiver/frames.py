@@ -10,15 +10,13 @@ is listable, and a bad or expired token gets 401 and says nothing else.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from receiver.tokens import InvalidToken, SignedTokens
 
-_SALT = "reelay.frame.v1"
 _FRAME_KEY = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.png")
 
 FrameSource = Callable[[str], Awaitable[bytes | None]]
@@ -26,15 +24,7 @@ FrameSource = Callable[[str], Awaitable[bytes | None]]
 
 
 class FrameTokens(SignedTokens):
-    def __init__(
-        self,
-        secrets: Sequence[str],
-        *,
-        max_age_s: int,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        """``secrets`` newest first; the newest signs, any verifies."""
-        super().__init__(secrets, salt=_SALT, max_age_s=max_age_s, clock=clock)
+    SALT = "reelay.frame.v1"
 
     def mint(self, key: str) -> str:
         if not _FRAME_KEY.fullmatch(key):

@@ -15,8 +15,6 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 
 from orchestrator.domain.callbacks import CallbackTarget
 
-_SALT = "reelay.callback.v1"
-
 
 class InvalidToken(Exception):
     """Bad, expired or rotated-out token. Deliberately says nothing more."""
@@ -49,17 +47,20 @@ MAX_TOKEN = 512
 
 
 class SignedTokens:
-    """Payloads signed with HMAC-SHA256 under one salt, expiring ``max_age_s`` after they were
-    minted. ``secrets`` newest first (at least one): the newest signs, any verifies."""
+    """Payloads signed with HMAC-SHA256 under the subclass's ``SALT``, expiring ``max_age_s``
+    after they were minted. ``secrets`` newest first (at least one): the newest signs, any
+    verifies."""
+
+    SALT: str
 
     def __init__(
         self,
         secrets: Sequence[str],
         *,
-        salt: str,
         max_age_s: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        salt = self.SALT
         if not secrets or not all(secrets):
             raise ValueError("at least one non-empty signing secret is required")
         self._max_age_s = max_age_s
@@ -90,15 +91,7 @@ class SignedTokens:
 
 
 class CallbackTokens(SignedTokens):
-    def __init__(
-        self,
-        secrets: Sequence[str],
-        *,
-        max_age_s: int,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        """``secrets`` newest first; at least one."""
-        super().__init__(secrets, salt=_SALT, max_age_s=max_age_s, clock=clock)
+    SALT = "reelay.callback.v1"
 
     def mint(self, target: CallbackTarget) -> str:
         return self._dumps([target.pipeline_id, target.step, target.provider])

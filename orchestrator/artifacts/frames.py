@@ -11,19 +11,25 @@ from pathlib import Path
 
 import av
 
+from orchestrator.artifacts.pictures import picture_signature
 from orchestrator.artifacts.probe import ProbeFailed
 
 
 def last_frame_png(path: Path) -> bytes:
     """The last frame (display order) of the video at ``path`` as an RGB PNG; ``ProbeFailed``
     when it has no video stream or no frame that decodes."""
+    return last_frame(path)[0]
+
+
+def last_frame(path: Path) -> tuple[bytes, str]:
+    """``last_frame_png``, and the picture's signature (``pictures.picture_signature``)."""
     try:
         frame = _last_after_seek(path)
         if frame is None:
             frame = _last_from_start(path)
     except av.FFmpegError as exc:
         raise ProbeFailed(f"FFmpeg cannot read it ({exc.strerror or type(exc).__name__})") from None
-    return _png(frame.reformat(format="rgb24"))
+    return _png(frame.reformat(format="rgb24")), picture_signature(frame)
 
 
 def _last_after_seek(path: Path) -> av.VideoFrame | None:

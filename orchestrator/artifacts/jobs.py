@@ -52,16 +52,18 @@ def media_for(changes: Iterable[tuple[PipelineView | None, PipelineView]]) -> li
     work: list[MediaWork] = []
     for before, after in changes:
         old = {s.index: s for s in before.steps} if before else {}
-        ends = set(leaves(after))
+        ends: set[int] | None = None  # the leaves, found only once a step has ended
         frames: set[int] = set()
         for step in after.steps:
             was = old.get(step.index)
             moved = was is None or was.status is not step.status
-            ended = step.status is StepStatus.SUCCEEDED or (
-                step.status in _ENDED and last_good(after, step.index) is not None
-            )
-            if moved and ended and step.index in ends:
-                work.append((after.pipeline.id, step.index, "video"))
+            if moved and (
+                step.status is StepStatus.SUCCEEDED
+                or (step.status in _ENDED and last_good(after, step.index) is not None)
+            ):
+                ends = set(leaves(after)) if ends is None else ends
+                if step.index in ends:
+                    work.append((after.pipeline.id, step.index, "video"))
             if (
                 step.continues
                 and step.parent is not None

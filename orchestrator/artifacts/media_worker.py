@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import logging
 import random
 import tempfile
@@ -29,10 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import av
-
-from orchestrator.artifacts.frames import last_frame_png
-from orchestrator.artifacts.pictures import picture_signature, same_picture
+from orchestrator.artifacts.frames import last_frame
+from orchestrator.artifacts.pictures import same_picture
 from orchestrator.artifacts.probe import ProbeFailed, probe
 from orchestrator.artifacts.stitch import JoinFailed, Segment, join
 from orchestrator.artifacts.storage import ArtifactStorage, StorageUnavailable
@@ -250,7 +247,7 @@ class MediaWorker:
         with tempfile.TemporaryDirectory(dir=self._storage.staging_dir()) as work:
             source = await self._fetch(video, Path(work))
             try:
-                png, signature = await asyncio.to_thread(_last_frame, source)
+                png, signature = await asyncio.to_thread(last_frame, source)
             except ProbeFailed as exc:
                 raise _Fail(str(exc)) from None
             stored = await self._keep(png, Path(work) / "frame.png", "image/png", None)
@@ -354,13 +351,6 @@ class MediaWorker:
 
 def _piece_json(piece: Piece) -> dict[str, Any]:
     return {"step": piece.step, "drop_first_frame": piece.drop_first_frame}
-
-
-def _last_frame(path: Path) -> tuple[bytes, str]:
-    png = last_frame_png(path)
-    with av.open(io.BytesIO(png), mode="r") as image:
-        picture = next(image.decode(video=0))
-    return png, picture_signature(picture)
 
 
 def _digest(path: Path) -> tuple[str, int]:
