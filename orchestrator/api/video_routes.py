@@ -120,7 +120,7 @@ async def whole_video(request: Request) -> Response:
             f"step {leaf}'s whole video was deleted by the retention policy "
             "(REELAY_ARTIFACT_RETENTION_DAYS)"
         ) from None
-    return _serve(request, serving.storage, artifact, _described(video))
+    return _serve(request, serving.storage, artifact, _headers(video))
 
 
 def _artifact(video: BranchVideo) -> Artifact:
@@ -128,7 +128,7 @@ def _artifact(video: BranchVideo) -> Artifact:
     return Artifact(r["sha256"], r["size"], r["content_type"], r["key"], r["probe"])
 
 
-def _described(video: BranchVideo) -> dict[str, str]:
+def _headers(video: BranchVideo) -> dict[str, str]:
     r: dict[str, Any] = video.result
     probe = r.get("probe") or {}
     return {
